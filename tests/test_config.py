@@ -1,0 +1,765 @@
+"""Tests for textfile_redis.config: files, conf.d, flags, environment and every refusal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from textfile_redis import config
+from textfile_redis.config import (
+    Config,
+    ConfigError,
+    Overrides,
+    Secret,
+    Target,
+    Tls,
+    load_config,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "config"
+# A password that must never show in a message, repr or str.
+CANARY = "s3cr3t-never-printed"
+ONE_TARGET = '[[target]]\naddr = "redis://127.0.0.1:6379"\n'
+
+
+def install(tmp_path: Path, fixture: str) -> Path:
+    """Copy a fixture (a file, or a directory holding config.toml) and return its main path."""
+    etc = tmp_path / "etc"
+    source = FIXTURES / fixture
+    if source.is_dir():
+        shutil.copytree(source, etc)
+    else:
+        etc.mkdir()
+        shutil.copy(source, etc / "config.toml")
+    (etc / "textfile").mkdir(exist_ok=True)
+    return etc / "config.toml"
+
+
+def write_config(tmp_path: Path, body: str, *, top: str = 'textfile_dir = "textfile"\n') -> Path:
+    """Write a main config file next to an existing textfile directory and return its path."""
+    etc = tmp_path / "etc"
+    (etc / "textfile").mkdir(parents=True, exist_ok=True)
+    path = etc / "config.toml"
+    path.write_text(top + body)
+    return path
+
+
+def load(path: Path, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+    """Load the configuration at path with these command-line overrides."""
+    return load_config(Overrides(config_path=path, **overrides), environ or {})
+
+
+def load_error(path: Path, environ: dict[str, str] | None = None, **overrides: Any) -> str:
+    """Load expecting a ConfigError; return its message, checked to be one line without secrets."""
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ, **overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert CANARY not in message
+    return message
+
+
+def only_target(cfg: Config) -> Target:
+    """Return the single target of a configuration."""
+    (target,) = cfg.targets
+    return target
+
+
+# --- good files ----------------------------------------------------------------------------
+
+
+def test_good_config_reads_main_file_then_confd(tmp_path: Path) -> None:
+    """The main file's targets come first, then conf.d's, with every key applied."""
+    path = install(tmp_path, "good")
+    etc = path.parent
+
+    cfg = load(path)
+
+    assert (cfg.textfile_dir, cfg.interval, cfg.timeout) == (etc / "textfile", 30.0, 10.0)
+    assert cfg.targets == (
+        Target(
+            name="cache",
+            addr="redis://127.0.0.1:6379",
+            timeout=10.0,
+            username="monitor",
+            password=Secret("fixture-cache-secret"),
+            labels=(("cluster", "payments"), ("role", "cache")),
+            source=str(path),
+        ),
+        Target(
+            name="run_redis_queue_sock",
+            addr="unix:///run/redis/queue.sock",
+            timeout=3.0,
+            config_command="CONFIG_b7f1",
+            source=str(path),
+        ),
+        Target(
+            name="sessions",
+            addr="redis://10.0.0.5:6379",
+            timeout=10.0,
+            labels=(("cluster", "web"),),
+            source=str(etc / "conf.d" / "10-sessions.toml"),
+        ),
+    )
+    assert cfg.config_path == path
+    assert cfg.watched_paths == (path, etc / "conf.d")
+
+
+def test_confd_reads_toml_files_in_name_order_and_skips_hidden_ones(tmp_path: Path) -> None:
+    """conf.d files load sorted by name; hidden files and other suffixes are ignored."""
+    path = write_config(tmp_path, "")
+    confd = path.parent / "conf.d"
+    confd.mkdir()
+    (confd / "20-b.toml").write_text('[[target]]\naddr = "b:1"\n')
+    (confd / "10-a.toml").write_text('[[target]]\naddr = "a:1"\n')
+    (confd / ".#10-a.toml").write_text("not toml at all [")
+    (confd / "notes.txt").write_text("not toml at all [")
+
+    assert [target.name for target in load(path).targets] == ["a_1", "b_1"]
+
+
+def test_missing_default_config_uses_embedded_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a config file the defaults apply: 15 s interval, 5 s timeout, port 6379."""
+    default = tmp_path / "etc" / "config.toml"
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", default)
+
+    cfg = load_config(Overrides(redis_addrs=("localhost",), textfile_dir=tmp_path), {})
+
+    assert (cfg.interval, cfg.timeout, cfg.config_path) == (15.0, 5.0, default)
+    assert cfg.watched_paths == (default, default.parent / "conf.d")
+    assert only_target(cfg) == Target(
+        name="localhost_6379", addr="redis://localhost:6379", timeout=5.0, source="--redis-addr"
+    )
+
+
+def test_default_textfile_dir_is_named_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing default textfile directory is reported as the default of textfile_dir."""
+    monkeypatch.setattr(config, "DEFAULT_TEXTFILE_DIR", tmp_path / "node_exporter")
+    path = write_config(tmp_path, ONE_TARGET, top="")
+
+    message = load_error(path)
+
+    assert message == (
+        f"{path}: textfile_dir (default): {tmp_path / 'node_exporter'} does not exist"
+    )
+
+
+def test_owner_is_a_short_hash_of_the_resolved_config_path(tmp_path: Path) -> None:
+    """The owner id is 12 hex digits and is the same through a symlink to the same file."""
+    path = write_config(tmp_path, ONE_TARGET)
+    link = path.parent / "link.toml"
+    link.symlink_to(path)
+
+    owner = load(path).owner
+
+    assert len(owner) == 12
+    assert int(owner, 16) >= 0
+    assert load(link).owner == owner == config.config_owner(path)
+
+
+def test_short_interval_shrinks_the_default_timeout(tmp_path: Path) -> None:
+    """An unset timeout becomes half of a short interval instead of failing the load."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    cfg = load(path, interval=2.0)
+
+    assert (cfg.interval, cfg.timeout, only_target(cfg).timeout) == (2.0, 1.0, 1.0)
+
+
+def test_textfile_dir_flag_overrides_the_file(tmp_path: Path) -> None:
+    """--textfile-dir replaces the file's textfile_dir."""
+    path = write_config(tmp_path, ONE_TARGET, top='textfile_dir = "missing"\n')
+
+    assert load(path, textfile_dir=tmp_path).textfile_dir == tmp_path
+
+
+def test_top_level_config_command_is_every_target_default(tmp_path: Path) -> None:
+    """A top-level config_command applies to targets that do not set their own."""
+    path = write_config(tmp_path, ONE_TARGET + 'config_command = "CFG"\n')
+    path.write_text('config_command = "RENAMED"\n' + path.read_text())
+
+    assert only_target(load(path)).config_command == "CFG"
+    path.write_text(path.read_text().replace('config_command = "CFG"\n', ""))
+    assert only_target(load(path)).config_command == "RENAMED"
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "addr", "name"),
+    [
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379", "127_0_0_1_6379"),
+        ("unix:///run/redis/redis.sock", "unix:///run/redis/redis.sock", "run_redis_redis_sock"),
+        ("127.0.0.1:6380", "redis://127.0.0.1:6380", "127_0_0_1_6380"),
+        ("cache.example", "redis://cache.example:6379", "cache_example_6379"),
+        ("redis://Cache.Example:7000/3", "redis://cache.example:7000", "cache_example_7000"),
+        ("valkey://10.0.0.1", "redis://10.0.0.1:6379", "10_0_0_1_6379"),
+        ("redis://[::1]:6379", "redis://[::1]:6379", "1_6379"),
+        ("redis://[2001:db8::7]/0", "redis://[2001:db8::7]:6379", "2001_db8__7_6379"),
+        ("REDIS://h:1?db=2", "redis://h:1", "h_1"),
+    ],
+)
+def test_addresses_are_normalised_and_name_the_target(
+    tmp_path: Path, written: str, addr: str, name: str
+) -> None:
+    """Every accepted spelling becomes a canonical addr, and the name derives from it."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "{written}"\n')
+
+    target = only_target(load(path))
+
+    assert (target.addr, target.name, target.tls) == (addr, name, None)
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("http://127.0.0.1:6379", "unsupported scheme 'http'"),
+        ("redis://:6379", "empty or invalid host"),
+        ("redis://", "empty or invalid host"),
+        ("redis://h:abc", "port must be a number from 1 to 65535"),
+        ("redis://h:70000", "port must be a number from 1 to 65535"),
+        ("redis://h:0", "port must be a number from 1 to 65535"),
+        ("redis://[::1", "port must be a number from 1 to 65535"),
+        ("redis://h:1/cache", "the path may only be a database number"),
+        ("unix://host/run/redis.sock", "a unix socket address has no host"),
+        ("unix:///run/redis/", "expected the path of a socket"),
+        (f"redis://h:1/0?password={CANARY}", "the only query parameter accepted is db"),
+        (f"redis://user:{CANARY}@h:bad", "port must be a number"),
+    ],
+)
+def test_bad_addresses_are_refused_naming_addr(tmp_path: Path, written: str, problem: str) -> None:
+    """A bad scheme, host, port, path or query fails naming the file and target[1].addr."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "{written}"\n')
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: target[1].addr: {problem}")
+
+
+def test_credentials_in_a_file_addr_become_username_and_password(tmp_path: Path) -> None:
+    """User and password inside a file's addr are taken out of the addr and kept as credentials."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "redis://monitor:{CANARY}@h:1/0"\n')
+
+    target = only_target(load(path))
+
+    assert (target.addr, target.username, target.password) == (
+        "redis://h:1",
+        "monitor",
+        Secret(CANARY),
+    )
+
+
+def test_unix_socket_with_password_in_addr(tmp_path: Path) -> None:
+    """A unix:// address may carry a password before the socket path."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "unix://:{CANARY}@/run/r.sock"\n')
+
+    target = only_target(load(path))
+
+    assert (target.addr, target.password) == ("unix:///run/r.sock", Secret(CANARY))
+
+
+def test_rediss_target_carries_its_tls_files(tmp_path: Path) -> None:
+    """A rediss:// addr gets a Tls value built from the tls_* keys, paths relative to the file."""
+    path = write_config(
+        tmp_path,
+        '[[target]]\naddr = "rediss://h:6380"\ntls_ca_file = "ca.pem"\n'
+        'tls_cert_file = "client.pem"\ntls_key_file = "client.key"\n'
+        'tls_server_name = "redis.internal"\ntls_skip_verify = true\n',
+    )
+    etc = path.parent
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (etc / name).write_text("pem")
+
+    target = only_target(load(path))
+
+    assert target.addr == "rediss://h:6380"
+    assert target.tls == Tls(
+        ca_file=etc / "ca.pem",
+        cert_file=etc / "client.pem",
+        key_file=etc / "client.key",
+        server_name="redis.internal",
+        skip_verify=True,
+    )
+
+
+def test_valkeys_is_tls_without_tls_keys(tmp_path: Path) -> None:
+    """A valkeys:// addr is TLS with default options when no tls_* key is given."""
+    path = write_config(tmp_path, '[[target]]\naddr = "valkeys://h"\n')
+
+    target = only_target(load(path))
+
+    assert (target.addr, target.tls) == ("rediss://h:6379", Tls())
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "problem"),
+    [
+        ('addr = "redis://h"\ntls_skip_verify = true', "tls_skip_verify", "needs a TLS addr"),
+        ('addr = "h:1"\ntls_ca_file = "ca.pem"', "tls_ca_file", "needs a TLS addr"),
+        ('addr = "rediss://h"\ntls_cert_file = "ca.pem"', "tls_key_file", "missing"),
+        ('addr = "rediss://h"\ntls_key_file = "ca.pem"', "tls_cert_file", "missing"),
+        ('addr = "rediss://h"\ntls_ca_file = "absent.pem"', "tls_ca_file", "cannot read"),
+    ],
+)
+def test_bad_tls_keys_are_refused(tmp_path: Path, body: str, key: str, problem: str) -> None:
+    """tls_* keys need a TLS addr, a cert needs its key and both need readable files."""
+    path = write_config(tmp_path, f"[[target]]\n{body}\n")
+    (path.parent / "ca.pem").write_text("pem")
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: target[1].{key}: {problem}")
+
+
+# --- refusals in files ---------------------------------------------------------------------
+
+
+def test_explicit_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    """A --config path that does not exist fails instead of falling back to defaults."""
+    path = tmp_path / "absent.toml"
+
+    assert load_error(path) == f"{path}: --config: no such file"
+
+
+def test_unreadable_config_file_gives_the_os_reason(tmp_path: Path) -> None:
+    """A config path that cannot be read (here a directory) fails with the OS reason."""
+    assert load_error(tmp_path) == f"{tmp_path}: cannot read: Is a directory"
+
+
+def test_no_targets_is_an_error(tmp_path: Path) -> None:
+    """A configuration without any target says where to add one."""
+    path = write_config(tmp_path, "")
+
+    message = load_error(path)
+
+    assert message == f"{path}: no targets: add [[target]] to {path} or give --redis-addr"
+
+
+def test_invalid_toml_quotes_the_parser(tmp_path: Path) -> None:
+    """A TOML syntax error names the file and passes on the parser's line and column."""
+    path = install(tmp_path, "bad/invalid_toml.toml")
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: invalid TOML: ")
+    assert "(at line 3, column" in message
+
+
+def test_non_utf8_toml_is_refused_without_quoting_bytes(tmp_path: Path) -> None:
+    """A file that is not UTF-8 fails without quoting the bad bytes, which may be a password."""
+    path = write_config(tmp_path, "")
+    path.write_bytes(b'password = "\xff\xfe"\n')
+
+    assert load_error(path) == f"{path}: invalid TOML: not UTF-8 text"
+
+
+def test_unknown_top_level_key_suggests_the_close_match(tmp_path: Path) -> None:
+    """An unknown key fails, naming the file, the key and the key it was probably meant to be."""
+    path = install(tmp_path, "bad/unknown_key.toml")
+
+    assert load_error(path) == f"{path}: unknown key 'intervall'; did you mean 'interval'?"
+
+
+def test_unknown_target_key_names_the_target(tmp_path: Path) -> None:
+    """An unknown key in a [[target]] names the target and the key."""
+    path = write_config(tmp_path, '[[target]]\naddr = "h"\nlabel = {}\n')
+
+    assert load_error(path) == f"{path}: target[1]: unknown key 'label'; did you mean 'labels'?"
+
+
+def test_opt_in_target_key_is_not_supported_yet(tmp_path: Path) -> None:
+    """A DESIGN.md opt-in key in a target fails as not supported yet rather than unknown."""
+    path = install(tmp_path, "bad/opt_in_key.toml")
+
+    assert load_error(path) == f"{path}: target[1].check_keys: not supported yet by this version"
+
+
+def test_opt_in_top_level_key_is_not_supported_yet(tmp_path: Path) -> None:
+    """A DESIGN.md opt-in key at the top level fails as not supported yet."""
+    path = write_config(tmp_path, ONE_TARGET, top="include_config_metrics = true\n")
+
+    assert load_error(path) == f"{path}: include_config_metrics: not supported yet by this version"
+
+
+def test_wrong_type_names_the_target_index_and_the_value(tmp_path: Path) -> None:
+    """A value of the wrong type names the 1-based target, the key and the value."""
+    path = install(tmp_path, "bad/wrong_type.toml")
+
+    assert load_error(path) == f"{path}: target[2].timeout: expected a number, got 'abc'"
+
+
+def test_wrong_type_names_the_target_by_name_when_it_has_one(tmp_path: Path) -> None:
+    """A target with a name is named by it in messages."""
+    path = write_config(tmp_path, '[[target]]\nname = "cache"\naddr = "h"\nusername = 7\n')
+
+    assert load_error(path) == f"{path}: target 'cache'.username: expected a string, got 7"
+
+
+@pytest.mark.parametrize(
+    ("top", "key", "got"),
+    [
+        ("interval = true\n", "interval", "expected a number, got true"),
+        ("timeout = [1]\n", "timeout", "expected a number, got an array"),
+        ("textfile_dir = 1\n", "textfile_dir", "expected a string, got 1"),
+        ("interval = 0\n", "interval", "must be a number greater than 0, got 0"),
+        ("timeout = -1.5\n", "timeout", "must be a number greater than 0, got -1.5"),
+        ("interval = inf\n", "interval", "must be a number greater than 0, got inf"),
+        ("target = 'x'\n", "target", "expected an array of tables ([[target]]), got 'x'"),
+    ],
+)
+def test_bad_top_level_values_are_refused(tmp_path: Path, top: str, key: str, got: str) -> None:
+    """Top-level values are type checked; booleans are not numbers and seconds must be > 0."""
+    path = write_config(tmp_path, "", top=top)
+
+    assert load_error(path) == f"{path}: {key}: {got}"
+
+
+def test_target_given_as_a_single_table_is_not_quoted(tmp_path: Path) -> None:
+    """[target] instead of [[target]] fails without quoting the table, which may hold a password."""
+    path = write_config(tmp_path, f'[target]\naddr = "h"\npassword = "{CANARY}"\n')
+
+    message = load_error(path)
+
+    assert message == f"{path}: target: expected an array of tables ([[target]]), got a table"
+
+
+def test_password_of_the_wrong_type_is_not_quoted(tmp_path: Path) -> None:
+    """A password of the wrong type is described by its type, never by its value."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "h"\npassword = ["{CANARY}"]\n')
+
+    assert load_error(path) == f"{path}: target[1].password: expected a string, got an array"
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        ('name = "a b"', "name", "may hold only letters, digits"),
+        ('labels = { 1x = "v" }', "labels", "'1x' is not a valid label name"),
+        ('labels = { addr = "v" }', "labels", "'addr' is reserved"),
+        ('labels = { __meta = "v" }', "labels", "'__meta' is reserved"),
+        ("labels = { env = 1 }", "labels.env", "expected a string, got 1"),
+        ('labels = "env=prod"', "labels", "expected a table, got 'env=prod'"),
+        ('config_command = ""', "config_command", "must be one word"),
+        ("tls_skip_verify = 1", "tls_skip_verify", "expected true or false, got 1"),
+        ('password_file = ""', "password_file", "must not be empty"),
+    ],
+)
+def test_bad_target_values_are_refused(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    """Names, labels, config_command and typed keys are checked, naming target and key."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "rediss://h"\n{line}\n')
+
+    assert load_error(path).startswith(f"{path}: target[1].{key}: {problem}")
+
+
+def test_missing_addr_is_an_error(tmp_path: Path) -> None:
+    """Every [[target]] needs an addr."""
+    path = write_config(tmp_path, '[[target]]\nname = "cache"\n')
+
+    assert load_error(path) == f"{path}: target 'cache'.addr: missing; every [[target]] needs one"
+
+
+def test_password_given_twice_is_an_error(tmp_path: Path) -> None:
+    """password, password_file and a password in addr are exclusive."""
+    path = write_config(
+        tmp_path, f'[[target]]\naddr = "redis://:{CANARY}@h"\npassword_file = "pw"\n'
+    )
+
+    assert (
+        load_error(path)
+        == f"{path}: target[1].addr: conflicts with password_file; give the password once"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("missing", "No such file or directory"),
+        ("directory", "Is a directory"),
+        ("empty", "is empty"),
+    ],
+)
+def test_unusable_password_file_names_file_key_and_reason(
+    tmp_path: Path, kind: str, reason: str
+) -> None:
+    """A password_file that is missing, a directory or empty fails naming file, key and reason."""
+    # Tests run as root, which reads any file whatever its mode: a directory stands in for
+    # an unreadable file.
+    path = write_config(tmp_path, '[[target]]\naddr = "h"\npassword_file = "pw"\n')
+    password_path = path.parent / "pw"
+    if kind == "directory":
+        password_path.mkdir()
+    elif kind == "empty":
+        password_path.write_text("")
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: target[1].password_file: ")
+    assert str(password_path) in message
+    assert reason in message
+
+
+def test_password_file_loses_exactly_one_trailing_newline(tmp_path: Path) -> None:
+    """Only the final newline of a password file is stripped; the rest is the password."""
+    path = write_config(tmp_path, '[[target]]\naddr = "h"\npassword_file = "pw"\n')
+    (path.parent / "pw").write_text(f" {CANARY}\n\n")
+
+    assert only_target(load(path)).password == Secret(f" {CANARY}\n")
+
+
+@pytest.mark.parametrize(
+    ("top", "body", "key"),
+    [
+        ("interval = 5\ntimeout = 5\n", ONE_TARGET, "timeout"),
+        ("interval = 5\n", ONE_TARGET + "timeout = 7\n", "target[1].timeout"),
+    ],
+)
+def test_timeout_must_be_below_the_interval(tmp_path: Path, top: str, body: str, key: str) -> None:
+    """A top-level or per-target timeout at or above the interval is refused."""
+    path = write_config(tmp_path, body, top='textfile_dir = "textfile"\n' + top)
+
+    assert load_error(path).startswith(f"{path}: {key}: must be less than interval (5s), got ")
+
+
+def test_interval_flag_can_make_the_file_timeout_invalid(tmp_path: Path) -> None:
+    """--interval is checked against the file's timeout."""
+    path = write_config(tmp_path, ONE_TARGET, top='textfile_dir = "textfile"\ntimeout = 4\n')
+
+    message = load_error(path, interval=3.0)
+
+    assert message == f"{path}: timeout: must be less than interval (3s), got 4"
+
+
+def test_bad_interval_flag_is_refused(tmp_path: Path) -> None:
+    """--interval must be a positive number."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    assert load_error(path, interval=0.0) == "--interval: must be a number greater than 0, got 0.0"
+
+
+def test_textfile_dir_from_the_file_must_exist_and_be_a_directory(tmp_path: Path) -> None:
+    """A textfile_dir that is missing or a file fails naming the config file and the key."""
+    # The not-writable case cannot be shown here: tests run as root, for whom os.access
+    # grants W_OK on every directory; _is_writable only bites for the service user.
+    path = write_config(tmp_path, ONE_TARGET, top='textfile_dir = "out"\n')
+    out = path.parent / "out"
+
+    assert load_error(path) == f"{path}: textfile_dir: {out} does not exist"
+    out.write_text("")
+    assert load_error(path) == f"{path}: textfile_dir: {out} is not a directory"
+
+
+def test_textfile_dir_flag_is_named_when_unusable(tmp_path: Path) -> None:
+    """A bad --textfile-dir is reported as the flag's, not the file's."""
+    path = write_config(tmp_path, ONE_TARGET)
+    missing = tmp_path / "missing"
+
+    message = load_error(path, textfile_dir=missing)
+
+    assert message == f"--textfile-dir: {missing} does not exist"
+
+
+def test_confd_top_level_key_names_the_confd_file(tmp_path: Path) -> None:
+    """A conf.d file may hold only [[target]] tables; other keys fail naming file and key."""
+    path = install(tmp_path, "bad/confd_top_level")
+    confd_file = path.parent / "conf.d" / "50-fast.toml"
+
+    message = load_error(path)
+
+    assert message.startswith(f"{confd_file}: interval: a conf.d file holds only [[target]]")
+
+
+def test_duplicate_name_across_files_names_both_files(tmp_path: Path) -> None:
+    """Two targets with one name fail naming both files."""
+    path = install(tmp_path, "bad/duplicate_name")
+    confd_file = path.parent / "conf.d" / "20-cache.toml"
+
+    message = load_error(path)
+
+    assert message == (
+        f"{confd_file}: target 'cache'.name: 'cache' is already used by target 'cache' in {path}"
+    )
+
+
+def test_duplicate_addr_is_an_error_whatever_the_spelling(tmp_path: Path) -> None:
+    """Two targets on one server fail even when their addresses are spelled differently."""
+    path = write_config(
+        tmp_path,
+        '[[target]]\nname = "a"\naddr = "redis://h:6379"\n'
+        '[[target]]\nname = "b"\naddr = "valkey://h/1"\n',
+    )
+
+    message = load_error(path)
+
+    assert message == (
+        f"{path}: target 'b'.addr: 'redis://h:6379' is already used by target 'a' in {path}"
+    )
+
+
+def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
+    """Neither repr nor str of a loaded configuration contains a password."""
+    path = write_config(tmp_path, f'[[target]]\naddr = "h"\npassword = "{CANARY}"\n')
+
+    cfg = load(path)
+
+    assert only_target(cfg).password == Secret(CANARY)
+    assert CANARY not in repr(cfg)
+    assert CANARY not in str(cfg)
+
+
+# --- flags and environment -----------------------------------------------------------------
+
+
+def test_redis_addr_env_replaces_file_targets_with_env_credentials(tmp_path: Path) -> None:
+    """REDIS_ADDR (comma-separated) replaces the file's targets and takes REDIS_USER/PASSWORD."""
+    path = install(tmp_path, "good")
+    environ = {"REDIS_ADDR": "a:1, redis://b:2", "REDIS_USER": "mon", "REDIS_PASSWORD": CANARY}
+
+    cfg = load(path, environ)
+
+    assert cfg.targets == tuple(
+        Target(
+            name=name,
+            addr=addr,
+            timeout=10.0,
+            username="mon",
+            password=Secret(CANARY),
+            source="REDIS_ADDR",
+        )
+        for name, addr in (("a_1", "redis://a:1"), ("b_2", "redis://b:2"))
+    )
+
+
+def test_redis_addr_flag_wins_over_the_environment(tmp_path: Path) -> None:
+    """--redis-addr replaces both the file's targets and REDIS_ADDR."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    cfg = load(path, {"REDIS_ADDR": "env:1"}, redis_addrs=("flag:1",))
+
+    assert [(t.addr, t.source) for t in cfg.targets] == [("redis://flag:1", "--redis-addr")]
+
+
+def test_flag_targets_do_not_read_the_replaced_confd(tmp_path: Path) -> None:
+    """With --redis-addr, conf.d targets are replaced unread, so a broken one does not matter."""
+    path = write_config(tmp_path, ONE_TARGET)
+    (path.parent / "conf.d").mkdir()
+    (path.parent / "conf.d" / "bad.toml").write_text("[[target]\n")
+
+    assert only_target(load(path, redis_addrs=("h:1",))).addr == "redis://h:1"
+
+
+def test_env_credentials_never_apply_to_file_targets(tmp_path: Path) -> None:
+    """REDIS_USER and REDIS_PASSWORD are ignored when targets come from files."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    target = only_target(load(path, {"REDIS_USER": "mon", "REDIS_PASSWORD": CANARY}))
+
+    assert (target.username, target.password) == (None, None)
+
+
+def test_plain_password_file_env_is_the_password(tmp_path: Path) -> None:
+    """A REDIS_PASSWORD_FILE that is not a JSON object holds the password itself."""
+    path = write_config(tmp_path, ONE_TARGET)
+    password_file = tmp_path / "pw"
+    password_file.write_text(f"{CANARY}\n")
+    environ = {"REDIS_ADDR": "h:1", "REDIS_PASSWORD_FILE": str(password_file)}
+
+    assert only_target(load(path, environ)).password == Secret(CANARY)
+
+
+def test_json_password_file_env_maps_addresses_to_passwords(tmp_path: Path) -> None:
+    """A JSON REDIS_PASSWORD_FILE is redis_exporter's map; unmapped addresses get REDIS_PASSWORD."""
+    path = write_config(tmp_path, ONE_TARGET)
+    password_file = tmp_path / "pw.json"
+    password_map = {"redis://a:1/": "pw-a", "b:2": "pw-b"}
+    password_file.write_text(json.dumps(password_map))
+    environ = {
+        "REDIS_ADDR": "redis://a:1,b:2,c:3",
+        "REDIS_PASSWORD_FILE": str(password_file),
+        "REDIS_PASSWORD": "fallback",
+    }
+
+    cfg = load(path, environ)
+
+    assert [t.password for t in cfg.targets] == [
+        Secret("pw-a"),
+        Secret("pw-b"),
+        Secret("fallback"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "expected"),
+    [
+        (CANARY, {"REDIS_PASSWORD": CANARY}, "REDIS_PASSWORD_FILE: holds a password and so does"),
+        ('{"h:1": 7}', {}, "REDIS_PASSWORD_FILE: the JSON map's values must be password strings"),
+        (None, {}, "REDIS_PASSWORD_FILE: cannot read "),
+    ],
+)
+def test_bad_password_file_env_is_refused(
+    tmp_path: Path, content: str | None, extra: dict[str, str], expected: str
+) -> None:
+    """REDIS_PASSWORD_FILE must be readable, agree with REDIS_PASSWORD and map to strings."""
+    path = write_config(tmp_path, ONE_TARGET)
+    password_file = tmp_path / "pw"
+    if content is not None:
+        password_file.write_text(content)
+    environ = {"REDIS_ADDR": "h:1", "REDIS_PASSWORD_FILE": str(password_file), **extra}
+
+    assert load_error(path, environ).startswith(expected)
+
+
+def test_password_in_redis_addr_flag_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    """A password on the command line is refused, its value masked in the message."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    message = load_error(path, redis_addrs=(f"redis://mon:{CANARY}@h:1",))
+
+    assert message == (
+        "--redis-addr: redis://mon:***@h:1: secrets do not belong on the command line, where any"
+        " user can read them; use REDIS_PASSWORD or REDIS_PASSWORD_FILE"
+    )
+
+
+def test_username_alone_in_redis_addr_flag_is_accepted(tmp_path: Path) -> None:
+    """A user name is not a secret, so --redis-addr may carry one."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    target = only_target(load(path, {"REDIS_USER": "env"}, redis_addrs=("redis://mon@h:1",)))
+
+    assert (target.addr, target.username) == ("redis://h:1", "mon")
+
+
+def test_password_in_redis_addr_env_is_accepted(tmp_path: Path) -> None:
+    """REDIS_ADDR may carry a password, as redis_exporter allows; it leaves the addr."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    target = only_target(load(path, {"REDIS_ADDR": f"redis://:{CANARY}@h:1"}))
+
+    assert (target.addr, target.password) == ("redis://h:1", Secret(CANARY))
+
+
+def test_bad_redis_addr_names_its_source(tmp_path: Path) -> None:
+    """A bad address from the environment is reported as REDIS_ADDR's."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    message = load_error(path, {"REDIS_ADDR": "h:1,ftp://x"})
+
+    assert message.startswith("REDIS_ADDR: unsupported scheme 'ftp'")
+
+
+def test_same_server_twice_on_the_command_line_is_an_error(tmp_path: Path) -> None:
+    """--redis-addr given twice for one server fails."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    message = load_error(path, redis_addrs=("h", "redis://h:6379"))
+
+    assert message == "--redis-addr: addr: 'redis://h:6379' is already used by --redis-addr"

@@ -1,0 +1,312 @@
+"""Translation of replies recorded from every tested server into redis_exporter's metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from textfile_redis.textfile import Marker, render
+from textfile_redis.translate import Outcome, translate
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+REPLIES = Path(__file__).parent / "fixtures" / "replies"
+SERVERS = ("redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1")
+NOW = 1_800_000_000.0
+ADDR = "redis://127.0.0.1:6379"
+
+
+class _Recorded(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+class Scraped:
+    """One recorded scrape, translated, with get_sample_value-style lookups."""
+
+    def __init__(self, fixture: str, **changes: Any) -> None:
+        self.document = json.loads((REPLIES / f"{fixture}.json").read_text())
+        outcome = Outcome(
+            addr=ADDR,
+            replies=changes.get("replies", self.document["replies"]),
+            refused=changes.get("refused", self.document["refused"]),
+            error=changes.get("error"),
+            duration=0.002,
+            now=NOW,
+            labels=(("cluster", "payments"),),
+        )
+        self.families = translate(outcome)
+        self.registry = CollectorRegistry()
+        self.registry.register(_Recorded(self.families))
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The sample's value; addr and the static label are implied."""
+        return self.registry.get_sample_value(name, {"addr": ADDR, "cluster": "payments", **labels})
+
+    def info(self, field: str) -> str:
+        """A field of the recorded INFO reply, to compare a metric with its source."""
+        match = re.search(
+            rf"^{re.escape(field)}:(.*)\r$", self.document["replies"]["info"], re.MULTILINE
+        )
+        assert match, field
+        return match[1]
+
+    def family(self, name: str) -> Metric | None:
+        """The family whose samples are named `name` (or its _bucket/_sum/_count)."""
+        return next((f for f in self.families if f.samples[0].name.startswith(name)), None)
+
+
+@pytest.fixture(params=SERVERS)
+def primary(request: pytest.FixtureRequest) -> Scraped:
+    """A populated primary of each version, recorded by tests/fixtures/record_replies.py."""
+    return Scraped(f"{request.param}-primary")
+
+
+@pytest.fixture(params=SERVERS)
+def replica(request: pytest.FixtureRequest) -> Scraped:
+    """A replica of each version, linked to the populated primary."""
+    return Scraped(f"{request.param}-replica")
+
+
+def test_keyspace_reports_the_keys_the_test_wrote(primary: Scraped) -> None:
+    """db0 holds the 31 populated keys (5 with a TTL), db1 the 4 moved ones, db2 is zero."""
+    assert primary.value("redis_db_keys", db="db0") == 31
+    assert primary.value("redis_db_keys_expiring", db="db0") == 5
+    assert primary.value("redis_db_keys", db="db1") == 4
+    assert primary.value("redis_db_keys_expiring", db="db1") == 3
+    assert primary.value("redis_db_keys", db="db15") == 0
+    assert primary.value("redis_db_keys", db="db16") is None
+    avg_ttl = primary.value("redis_db_avg_ttl_seconds", db="db0")
+    assert avg_ttl is not None
+    assert 3500 < avg_ttl <= 3600
+
+
+def test_up_and_instance_info_name_the_server(primary: Scraped) -> None:
+    """redis_up is 1 and redis_instance_info carries role, versions and master_replid."""
+    assert primary.value("redis_up") == 1
+    labels = {
+        "role": "master",
+        "redis_version": primary.info("redis_version"),
+        "redis_build_id": primary.info("redis_build_id"),
+        "redis_mode": "standalone",
+        "os": primary.info("os"),
+        "maxmemory_policy": "noeviction",
+        "tcp_port": primary.info("tcp_port"),
+        "run_id": primary.info("run_id"),
+        "process_id": primary.info("process_id"),
+        "master_replid": primary.info("master_replid"),
+    }
+    if primary.document["server"].startswith("valkey"):
+        labels["valkey_version"] = primary.info("valkey_version")
+        labels["valkey_release_stage"] = primary.info("valkey_release_stage")
+    assert primary.value("redis_instance_info", **labels) == 1
+
+
+def test_info_fields_map_to_redis_exporter_names(primary: Scraped) -> None:
+    """Gauges and counters from the INFO tables carry the INFO values under their new names."""
+    assert primary.value("redis_connected_clients") == float(primary.info("connected_clients"))
+    assert primary.value("redis_memory_used_bytes") == float(primary.info("used_memory"))
+    assert primary.value("redis_commands_processed_total") == float(
+        primary.info("total_commands_processed")
+    )
+    assert primary.value("redis_uptime_in_seconds") == float(primary.info("uptime_in_seconds"))
+    assert primary.value("redis_start_time_seconds") == NOW - float(
+        primary.info("uptime_in_seconds")
+    )
+    assert primary.value("redis_rdb_last_bgsave_status") == 1  # "ok" reads as 1
+    assert primary.value("redis_connected_slaves") == 1
+    assert (
+        primary.value("redis_latest_fork_seconds") == float(primary.info("latest_fork_usec")) / 1e6
+    )
+
+
+def test_commandstats_become_per_command_counters(primary: Scraped) -> None:
+    """SET's calls and time come from cmdstat_set, seconds from microseconds."""
+    stats = dict(part.split("=") for part in primary.info("cmdstat_set").split(","))
+    assert primary.value("redis_commands_total", cmd="set") == float(stats["calls"])
+    assert primary.value("redis_commands_duration_seconds_total", cmd="set") == pytest.approx(
+        float(stats["usec"]) / 1e6
+    )
+    assert primary.value("redis_commands_failed_calls_total", cmd="incr") == 1
+    assert primary.value("redis_commands_rejected_calls_total", cmd="set") == 0
+
+
+def test_errorstats_count_errors_by_prefix(primary: Scraped) -> None:
+    """The populated WRONGTYPE error shows under err="WRONGTYPE", ERR as INFO counts it."""
+    assert primary.value("redis_errors_total", err="WRONGTYPE") == 1
+    assert primary.value("redis_errors_total", err="ERR") == float(
+        primary.info("errorstat_ERR").removeprefix("count=")
+    )
+    assert primary.value("redis_total_error_replies") == float(primary.info("total_error_replies"))
+
+
+def test_slowlog_reports_the_newest_entry(primary: Scraped) -> None:
+    """The newest slow entry is the 10 ms DEBUG SLEEP, reported in seconds with its id."""
+    newest = primary.document["replies"]["slowlog_get"][0]
+    assert primary.value("redis_slowlog_length") == primary.document["replies"]["slowlog_len"]
+    assert primary.value("redis_slowlog_last_id") == newest[0]
+    duration = primary.value("redis_last_slow_execution_duration_seconds")
+    assert duration == newest[2] / 1e6
+    assert duration is not None
+    assert duration >= 0.01
+
+
+def test_latency_latest_reports_the_debug_sleep_spike(primary: Scraped) -> None:
+    """LATENCY LATEST's command event shows the 10 ms spike and when it happened."""
+    event = primary.document["replies"]["latency_latest"][0]
+    assert primary.value("redis_latency_spike_duration_seconds", event_name="command") == 0.01
+    assert primary.value("redis_latency_spike_last", event_name="command") == event[1]
+
+
+def test_config_values_and_output_buffer_limits(primary: Scraped) -> None:
+    """CONFIG GET gives maxmemory, maxclients and the per-class output buffer limits."""
+    assert primary.value("redis_config_maxmemory") == 0
+    assert primary.value("redis_config_maxclients") == 10000
+    assert primary.value("redis_config_io_threads") == 1
+    config = primary.document["replies"]["config"]
+    backlog = dict(zip(config[::2], config[1::2], strict=True))["repl-backlog-size"]
+    assert primary.value("redis_config_repl_backlog_size") == float(backlog)
+    hard = primary.value(
+        "redis_config_client_output_buffer_limit_bytes", **{"class": "pubsub", "limit": "hard"}
+    )
+    assert hard == 33554432
+    overcome = primary.value(
+        "redis_config_client_output_buffer_limit_overcome_seconds",
+        **{"class": "pubsub", "limit": "soft"},
+    )
+    assert overcome == 60
+
+
+def test_primary_reports_its_connected_replica(primary: Scraped) -> None:
+    """slave0 gives the replica's offset and lag, labelled with its address and state."""
+    fields = dict(part.split("=") for part in primary.info("slave0").split(","))
+    labels = {"slave_ip": "127.0.0.1", "slave_port": fields["port"], "slave_state": "online"}
+    assert primary.value("redis_connected_slave_offset_bytes", **labels) == float(fields["offset"])
+    assert primary.value("redis_connected_slave_lag_seconds", **labels) == float(fields["lag"])
+
+
+def test_replica_reports_its_link_to_the_primary(replica: Scraped) -> None:
+    """A replica has master_link_up 1, its offsets and slave_info, labelled with its primary."""
+    master = {"master_host": "127.0.0.1", "master_port": replica.info("master_port")}
+    assert replica.value("redis_master_link_up", **master) == 1
+    assert replica.value("redis_master_sync_in_progress", **master) == 0
+    assert replica.value("redis_slave_repl_offset", **master) == float(
+        replica.info("slave_repl_offset")
+    )
+    assert replica.value("redis_slave_info", **master, read_only="1") == 1
+    assert replica.value("redis_db_keys", db="db0") == 31
+
+
+@pytest.mark.parametrize("server", ["redis-7.0", "valkey-8.1", "valkey-9.1"])
+def test_latency_percentiles_become_summaries(server: str) -> None:
+    """Latencystats' p50/p99/p99.9 become quantiles "50", "99", "99.9" with calls and usec."""
+    scraped = Scraped(f"{server}-primary")
+    percentiles = dict(
+        part.split("=") for part in scraped.info("latency_percentiles_usec_set").split(",")
+    )
+    stats = dict(part.split("=") for part in scraped.info("cmdstat_set").split(","))
+    name = "redis_latency_percentiles_usec"
+    assert scraped.value(name, cmd="set", quantile="99.9") == float(percentiles["p99.9"])
+    assert scraped.value(name, cmd="set", quantile="50") == float(percentiles["p50"])
+    assert scraped.value(f"{name}_count", cmd="set") == float(stats["calls"])
+    assert scraped.value(f"{name}_sum", cmd="set") == float(stats["usec"])
+
+
+@pytest.mark.parametrize("server", ["redis-7.0", "valkey-8.1", "valkey-9.1"])
+def test_latency_histogram_becomes_a_histogram(server: str) -> None:
+    """LATENCY HISTOGRAM's cumulative buckets and calls become redis_commands_latencies_usec."""
+    scraped = Scraped(f"{server}-primary")
+    reply = scraped.document["replies"]["latency_histogram"]
+    details = dict(zip(reply[::2], reply[1::2], strict=True))["set"]
+    calls, buckets = details[1], details[3]
+    name = "redis_commands_latencies_usec"
+    assert scraped.value(f"{name}_count", cmd="set") == calls
+    assert scraped.value(f"{name}_bucket", cmd="set", le="+Inf") == calls
+    first_bound, first_count = buckets[0], buckets[1]
+    assert scraped.value(f"{name}_bucket", cmd="set", le=str(first_bound)) == first_count
+    usec = dict(part.split("=") for part in scraped.info("cmdstat_set").split(","))["usec"]
+    assert scraped.value(f"{name}_sum", cmd="set") == float(usec)
+
+
+def test_redis_6_2_has_no_latency_families() -> None:
+    """Redis 6.2 has neither LATENCY HISTOGRAM nor latencystats, and nothing is invented."""
+    scraped = Scraped("redis-6.2-primary")
+    assert scraped.family("redis_commands_latencies_usec") is None
+    assert scraped.family("redis_latency_percentiles_usec") is None
+    assert scraped.family("redis_commands_total") is not None
+
+
+@pytest.mark.parametrize("server", ["valkey-8.1", "valkey-9.1"])
+def test_valkey_commandlog_lengths_and_settings(server: str) -> None:
+    """Valkey 8.1+ reports its command logs' lengths and thresholds."""
+    scraped = Scraped(f"{server}-primary")
+    replies = scraped.document["replies"]
+    assert scraped.value("redis_commandlog_slow_length") == replies["commandlog_slow"]
+    assert scraped.value("redis_commandlog_large_reply_length") == replies["commandlog_large_reply"]
+    assert scraped.value("redis_commandlog_execution_slower_than") == 10000
+
+
+def test_unreachable_target_has_up_zero_and_no_stale_values() -> None:
+    """A failed scrape yields redis_up 0, scrape_error 1 and no Redis values at all."""
+    scraped = Scraped("redis-7.0-primary", replies={}, refused={}, error="ConnectionError: x")
+    assert scraped.value("redis_up") == 0
+    assert scraped.value("textfile_redis_scrape_error") == 1
+    redis_families = [f.name for f in scraped.families if f.name.startswith("redis_")]
+    assert redis_families == ["redis_up"]
+
+
+def test_refused_config_loses_only_config_metrics(primary: Scraped) -> None:
+    """With CONFIG refused, config families vanish, the refusal shows, everything else stays."""
+    replies = {k: v for k, v in primary.document["replies"].items() if k != "config"}
+    scraped = Scraped(
+        f"{primary.document['server']}-primary",
+        replies=replies,
+        refused={"config": "ERR unknown command 'CONFIG'"},
+    )
+    assert scraped.family("redis_config_maxmemory") is None
+    assert scraped.value("textfile_redis_command_refused", command="config") == 1
+    assert scraped.value("redis_up") == 1
+    assert scraped.value("redis_db_keys", db="db15") == 0  # 16 databases assumed, as Redis has
+
+
+def test_every_sample_has_addr_and_static_labels(primary: Scraped) -> None:
+    """Every series carries addr and the target's static labels, so servers never collide."""
+    for family in primary.families:
+        for sample in family.samples:
+            assert sample.labels["addr"] == ADDR
+            assert sample.labels["cluster"] == "payments"
+
+
+def test_help_is_the_same_for_a_family_in_every_file() -> None:
+    """node_exporter refuses a family whose HELP differs between files: ours never does."""
+    helps: dict[str, set[str]] = {}
+    for fixture in sorted(REPLIES.glob("*.json")):
+        text = render(Scraped(fixture.stem).families, Marker("o", "t")).decode()
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name, _, help_text = line[len("# HELP ") :].partition(" ")
+                helps.setdefault(name, set()).add(help_text)
+    assert {name: texts for name, texts in helps.items() if len(texts) > 1} == {}
+    assert len(helps) > 100
+
+
+def test_type_lines_match_sample_names(primary: Scraped) -> None:
+    """Each TYPE line names the family its samples belong to, counters without _total too."""
+    text = render(primary.families, Marker("o", "t")).decode()
+    current = ""
+    suffixes = ("", "_bucket", "_sum", "_count")
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            current = line.split(" ")[2]
+        elif not line.startswith("#"):
+            sample_name = line.split("{", 1)[0].split(" ", 1)[0]
+            assert sample_name in {current + suffix for suffix in suffixes}, line

@@ -1,0 +1,9 @@
+"""`python -m textfile_redis`: the same command line as `textfile-redis`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

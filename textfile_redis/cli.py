@@ -1,0 +1,166 @@
+"""Command line: arguments, logging, and the one place that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
+from .cycle import Collector
+from .daemon import Daemon, remove_owned
+from .scrape import Scraper
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
+
+log = logging.getLogger("textfile_redis")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.log_level, args.log_format)
+    overrides = Overrides(
+        config_path=args.config,
+        textfile_dir=args.textfile_dir,
+        redis_addrs=tuple(args.redis_addr or ()),
+        interval=args.interval,
+    )
+    try:
+        config = load_config(overrides, os.environ)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)  # noqa: TRY400 - one line, never a traceback
+        return EXIT_CONFIG
+    command: Callable[[Config, argparse.Namespace, Overrides], int] = args.handler
+    return command(config, args, overrides)
+
+
+def _run(config: Config, _args: argparse.Namespace, overrides: Overrides) -> int:
+    log.info(
+        "textfile-redis %s: %d target(s) into %s every %gs",
+        __version__,
+        len(config.targets),
+        config.textfile_dir,
+        config.interval,
+    )
+    return Daemon(config, lambda: load_config(overrides, os.environ)).run()
+
+
+def _once(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:
+    collector = Collector(config)
+    try:
+        reports = collector.cycle()
+    finally:
+        collector.close()
+    failed = [report for report in reports if not report.ok]
+    for report in failed:
+        log.error("%s", report.describe())
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> int:
+    print(f"configuration ok: {len(config.targets)} target(s), writing to {config.textfile_dir}")  # noqa: T201
+    if not args.connect:
+        return EXIT_OK
+    failures = 0
+    for target in config.targets:
+        scraper = Scraper(target)
+        result = scraper.scrape()
+        scraper.close()
+        failures += result.error is not None
+        status = f"failed: {result.error}" if result.error else f"ok in {result.duration:.3f}s"
+        print(f"target {target.name} ({target.addr}): {status}")  # noqa: T201
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _cleanup(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:
+    removed = remove_owned(config)
+    log.info("removed %d file(s) from %s", len(removed), config.textfile_dir)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, help=f"main configuration file (default {DEFAULT_CONFIG_PATH})"
+    )
+    common.add_argument("--textfile-dir", type=Path, help="node_exporter's textfile directory")
+    common.add_argument(
+        "--redis-addr",
+        action="append",
+        metavar="URL",
+        help="server to scrape, instead of the file's targets (repeatable); no passwords here:"
+        " use REDIS_PASSWORD or REDIS_PASSWORD_FILE",
+    )
+    common.add_argument("--interval", type=_positive_seconds, help="seconds between cycles")
+    common.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    common.add_argument("--log-format", default="text", choices=("text", "json"))
+    parser = argparse.ArgumentParser(
+        prog="textfile-redis",
+        description="Write Redis and Valkey metrics into node_exporter's textfile directory.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, handler, summary in (
+        ("run", _run, "collect every interval until SIGTERM or SIGINT, then remove the files"),
+        ("once", _once, "collect once and exit: 0 when every target's file is fresh, else 1"),
+        ("check", _check, "validate the configuration (and with --connect, every target)"),
+        ("cleanup", _cleanup, "remove the files this configuration owns"),
+    ):
+        sub = commands.add_parser(name, parents=[common], help=summary, description=summary)
+        sub.set_defaults(handler=handler)
+        if name == "check":
+            sub.add_argument("--connect", action="store_true", help="also scrape every target")
+    return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        msg = f"expected a number of seconds > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line, for journald and log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("textfile-redis: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,839 @@
+"""Configuration: the TOML file, conf.d, flags and environment, loaded into frozen values."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    # Only a dependency on 3.10; mypy checks as 3.10 even where it is not installed.
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+DEFAULT_CONFIG_PATH = Path("/etc/textfile-redis/config.toml")
+DEFAULT_TEXTFILE_DIR = Path("/var/lib/node_exporter")
+DEFAULT_INTERVAL = 15.0
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_PORT = 6379
+DEFAULT_CONFIG_COMMAND = "CONFIG"
+CONFD_NAME = "conf.d"
+
+_TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target")
+_TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "tls_skip_verify")
+_TARGET_KEYS = (
+    "name",
+    "addr",
+    "username",
+    "password",
+    "password_file",
+    "timeout",
+    "labels",
+    "config_command",
+    *_TLS_KEYS,
+)
+# DESIGN.md's opt-in families: named here so users get "not supported yet", not "unknown".
+_OPT_IN_KEYS = frozenset(
+    {
+        "check_keys",
+        "check_single_keys",
+        "count_keys",
+        "check_key_groups",
+        "max_distinct_key_groups",
+        "check_streams",
+        "check_single_streams",
+        "check_keys_batch_size",
+        "scan_budget",
+        "export_client_list",
+        "export_client_port",
+        "lua_scripts",
+        "include_config_metrics",
+        "include_system_metrics",
+    }
+)
+_SECRET_KEYS = frozenset({"password"})
+_SCHEMES = {
+    "redis": "redis",
+    "rediss": "rediss",
+    "valkey": "redis",
+    "valkeys": "rediss",
+    "unix": "unix",
+}
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9]")
+_LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_HOST_RE = re.compile(r"[A-Za-z0-9_.:%-]+")
+_DB_PATH_RE = re.compile(r"/?|/\d+")
+_COMMAND_RE = re.compile(r"\S+")
+_SHOWN_VALUE_MAX = 60
+
+_T = TypeVar("_T")
+_Table = dict[str, object]
+
+
+class ConfigError(Exception):
+    """A configuration problem, its message naming the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A password that never shows itself in repr, str, logs or tracebacks."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """TLS client options for a rediss:// target."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+    skip_verify: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One Redis or Valkey server to scrape into one file."""
+
+    name: str
+    addr: str  # normalised, without credentials; also the `addr` label
+    timeout: float
+    username: str | None = None
+    password: Secret | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    tls: Tls | None = None
+    config_command: str = DEFAULT_CONFIG_COMMAND
+    source: str = "<command line>"  # the file (or flag) that defined it, for messages
+
+    @property
+    def filename(self) -> str:
+        """The metrics file this target owns in the textfile directory."""
+        return f"redis_{self.name}.prom"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a run needs: where to write, how often, and what to scrape."""
+
+    textfile_dir: Path
+    interval: float
+    timeout: float
+    targets: tuple[Target, ...]
+    owner: str  # stable id of this configuration, written in each file's marker line
+    config_path: Path
+    watched_paths: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Values given on the command line; None means not given."""
+
+    config_path: Path | None = None
+    textfile_dir: Path | None = None
+    redis_addrs: tuple[str, ...] = ()
+    interval: float | None = None
+
+
+def load_config(overrides: Overrides, environ: Mapping[str, str]) -> Config:
+    """Load and validate the configuration; raise ConfigError naming file and key."""
+    main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
+    main = _read_main(main_path, explicit=overrides.config_path is not None)
+    settings = _settings(main, main_path, overrides)
+    targets = _command_line_targets(overrides, environ, settings)
+    if targets is None:
+        targets = _file_targets(main, main_path, settings)
+    if not targets:
+        msg = f"{main_path}: no targets: add [[target]] to {main_path} or give --redis-addr"
+        raise ConfigError(msg)
+    _check_textfile_dir(settings.textfile_dir, settings.textfile_origin)
+    return Config(
+        textfile_dir=settings.textfile_dir,
+        interval=settings.interval,
+        timeout=settings.timeout,
+        targets=tuple(targets),
+        owner=config_owner(main_path),
+        config_path=main_path,
+        watched_paths=config_paths(main_path),
+    )
+
+
+def config_owner(config_path: Path) -> str:
+    """Return the stable short id of the configuration at this path, whether or not it exists."""
+    resolved = os.fsencode(config_path.absolute().resolve())
+    return hashlib.sha256(resolved).hexdigest()[:12]
+
+
+def config_paths(config_path: Path) -> tuple[Path, Path]:
+    """Return the main file and its conf.d directory: what a reload watches."""
+    main = config_path.absolute()
+    return main, main.parent / CONFD_NAME
+
+
+# --- where a value came from, for messages -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The file (or flag) and table a value came from, so every message can start with them."""
+
+    source: str
+    ref: str = ""  # "target[2]" or "target 'cache'"; empty at the top level
+
+    def msg(self, key: str, problem: str) -> str:
+        """One line: source, dotted key, problem."""
+        path = ".".join(part for part in (self.ref, key) if part)
+        return f"{self.source}: {path}: {problem}" if path else f"{self.source}: {problem}"
+
+    def describe(self) -> str:
+        """Say the place in words, for messages about another place."""
+        return f"{self.ref} in {self.source}" if self.ref else self.source
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _kind(value: object) -> str:
+    kinds: dict[type, str] = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        dict: "a table",
+        list: "an array",
+    }
+    return kinds.get(type(value), "a date or time")
+
+
+def _shown(key: str, value: object) -> str:
+    """Show a bad value in a message, but never a secret nor a whole table."""
+    if key in _SECRET_KEYS or isinstance(value, (dict, list)):
+        return _kind(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = repr(value)
+    return text if len(text) <= _SHOWN_VALUE_MAX else text[: _SHOWN_VALUE_MAX - 3] + "..."
+
+
+def _type_msg(where: _Where, key: str, wanted: str, value: object) -> str:
+    return where.msg(key, f"expected {wanted}, got {_shown(key, value)}")
+
+
+# --- reading files -------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path, where: _Where, key: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(where.msg(key, f"cannot read {path}: {_reason(exc)}")) from None
+
+
+def _parse_toml(path: Path, data: bytes) -> _Table:
+    try:
+        table: _Table = tomllib.loads(data.decode())
+    except UnicodeDecodeError:
+        # The decoder's message quotes the bad byte, which may belong to a password.
+        msg = f"{path}: invalid TOML: not UTF-8 text"
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: invalid TOML: {_one_line(str(exc))}"
+        raise ConfigError(msg) from None
+    return table
+
+
+def _read_toml(path: Path) -> _Table:
+    return _parse_toml(path, _read_bytes(path, _Where(str(path)), ""))
+
+
+def _read_main(path: Path, *, explicit: bool) -> _Table:
+    """Read the main file; empty when the default file is absent (embedded defaults)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if explicit:
+            msg = f"{path}: --config: no such file"
+            raise ConfigError(msg) from None
+        return {}
+    except OSError as exc:
+        msg = f"{path}: cannot read: {_reason(exc)}"
+        raise ConfigError(msg) from None
+    return _parse_toml(path, data)
+
+
+def _strip_newline(text: str) -> str:
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending):
+            return text[: -len(ending)]
+    return text
+
+
+def _read_secret(path: Path, where: _Where, key: str) -> str:
+    """Read a password file, one trailing newline stripped; messages never quote it."""
+    data = _read_bytes(path, where, key)
+    try:
+        text = _strip_newline(data.decode())
+    except UnicodeDecodeError:
+        raise ConfigError(where.msg(key, f"{path} is not UTF-8 text")) from None
+    if not text:
+        raise ConfigError(where.msg(key, f"{path} is empty"))
+    return text
+
+
+# --- typed values --------------------------------------------------------------------------
+
+
+def _check_keys(table: _Table, known: Sequence[str], where: _Where) -> None:
+    for key in table:
+        if key in known:
+            continue
+        if key in _OPT_IN_KEYS:
+            raise ConfigError(where.msg(key, "not supported yet by this version"))
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(where.msg("", f"unknown key {key!r}{hint}"))
+
+
+def _get_typed(table: _Table, key: str, where: _Where, kind: type[_T], wanted: str) -> _T | None:
+    value = table.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise ConfigError(_type_msg(where, key, wanted, value))
+
+
+def _get_str(table: _Table, key: str, where: _Where) -> str | None:
+    return _get_typed(table, key, where, str, "a string")
+
+
+def _get_bool(table: _Table, key: str, where: _Where) -> bool | None:
+    return _get_typed(table, key, where, bool, "true or false")
+
+
+def _get_table(table: _Table, key: str, where: _Where) -> _Table | None:
+    return _get_typed(table, key, where, dict, "a table")
+
+
+def _get_seconds(table: _Table, key: str, where: _Where) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    # TOML booleans are Python ints; `timeout = true` is a mistake, not one second.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(_type_msg(where, key, "a number", value))
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(where.msg(key, f"must be a number greater than 0, got {value!r}"))
+    return float(value)
+
+
+def _get_path(table: _Table, key: str, where: _Where, base: Path) -> Path | None:
+    """Get a path; a relative one is relative to the directory of the file naming it."""
+    value = _get_str(table, key, where)
+    if value is None:
+        return None
+    if not value:
+        raise ConfigError(where.msg(key, "must not be empty"))
+    return base / value
+
+
+def _get_command(table: _Table, where: _Where, default: str) -> str:
+    value = _get_str(table, "config_command", where)
+    if value is None:
+        return default
+    if not _COMMAND_RE.fullmatch(value):
+        raise ConfigError(where.msg("config_command", f"must be one word, got {value!r}"))
+    return value
+
+
+def _check_below_interval(where: _Where, key: str, timeout: float, interval: float) -> None:
+    if timeout >= interval:
+        problem = f"must be less than interval ({interval:g}s), got {timeout:g}"
+        raise ConfigError(where.msg(key, problem))
+
+
+# --- top-level settings --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The top-level values after overrides, which every target inherits from."""
+
+    textfile_dir: Path
+    textfile_origin: str  # message prefix naming where textfile_dir came from
+    interval: float
+    timeout: float
+    config_command: str
+
+
+def _settings(main: _Table, main_path: Path, overrides: Overrides) -> _Settings:
+    where = _Where(str(main_path))
+    _check_keys(main, _TOP_KEYS, where)
+    textfile_dir, origin = _textfile_dir(main, where, main_path.parent, overrides.textfile_dir)
+    interval = _interval(main, where, overrides.interval)
+    return _Settings(
+        textfile_dir=textfile_dir,
+        textfile_origin=origin,
+        interval=interval,
+        timeout=_timeout(main, where, interval),
+        config_command=_get_command(main, where, DEFAULT_CONFIG_COMMAND),
+    )
+
+
+def _textfile_dir(
+    main: _Table, where: _Where, base: Path, override: Path | None
+) -> tuple[Path, str]:
+    from_file = _get_path(main, "textfile_dir", where, base)
+    if override is not None:
+        return override.absolute(), "--textfile-dir"
+    if from_file is not None:
+        return from_file, f"{where.source}: textfile_dir"
+    return DEFAULT_TEXTFILE_DIR, f"{where.source}: textfile_dir (default)"
+
+
+def _interval(main: _Table, where: _Where, override: float | None) -> float:
+    from_file = _get_seconds(main, "interval", where)
+    if override is None:
+        return DEFAULT_INTERVAL if from_file is None else from_file
+    if not (math.isfinite(override) and override > 0):
+        msg = f"--interval: must be a number greater than 0, got {override!r}"
+        raise ConfigError(msg)
+    return override
+
+
+def _timeout(main: _Table, where: _Where, interval: float) -> float:
+    timeout = _get_seconds(main, "timeout", where)
+    if timeout is None:
+        # Unset, it must not make a short --interval invalid: half the interval at most.
+        return min(DEFAULT_TIMEOUT, interval / 2)
+    _check_below_interval(where, "timeout", timeout, interval)
+    return timeout
+
+
+def _check_textfile_dir(path: Path, origin: str) -> None:
+    problem = _textfile_dir_problem(path)
+    if problem:
+        msg = f"{origin}: {path} {problem}"
+        raise ConfigError(msg)
+
+
+def _textfile_dir_problem(path: Path) -> str | None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be checked: {_reason(exc)}"
+    if not stat.S_ISDIR(mode):
+        return "is not a directory"
+    if not _is_writable(path):
+        return "is not writable by this user"
+    return None
+
+
+def _is_writable(path: Path) -> bool:
+    """Whether this process may create files in the directory (always true for root)."""
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Addr:
+    """A parsed address: the normalised URL, the name it suggests, and any credentials in it."""
+
+    url: str
+    name: str
+    tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _split_scheme(text: str) -> tuple[str, str]:
+    scheme, sep, rest = text.partition("://")
+    return (scheme.lower(), rest) if sep else ("redis", text)
+
+
+def _split_userinfo(scheme: str, rest: str) -> tuple[str | None, str]:
+    """Userinfo and the rest; by hand, as a raw '/' or '@' in a password confuses urlsplit."""
+    if scheme == "unix":
+        if rest.startswith("/"):
+            return None, rest
+        userinfo, sep, path = rest.partition("@/")
+        return (userinfo, "/" + path) if sep else (None, rest)
+    userinfo, sep, location = rest.rpartition("@")
+    return (userinfo, location) if sep else (None, rest)
+
+
+def _redact(text: str) -> str:
+    """Show the address as written, any password (in userinfo or query) replaced by ***."""
+    scheme, rest = _split_scheme(text)
+    userinfo, location = _split_userinfo(scheme, rest)
+    if "?" in location:
+        location = location.partition("?")[0] + "?***"
+    if userinfo is not None:
+        user, sep, _ = userinfo.partition(":")
+        location = f"{user}{sep and ':***'}@{location}"
+    return text[: len(text) - len(rest)] + location
+
+
+def _derived_name(location: str) -> str:
+    return _NOT_NAME_CHAR_RE.sub("_", location).strip("_")
+
+
+def _parse_addr(text: str, where: _Where, key: str) -> _Addr:
+    """Check and normalise an address; `key` is what messages name ("addr", or "" for flags)."""
+
+    def say(problem: str) -> str:
+        return where.msg(key, f"{problem}: {_redact(text)}")
+
+    scheme, rest = _split_scheme(text)
+    kind = _SCHEMES.get(scheme)
+    if kind is None:
+        supported = "redis://, rediss://, unix://, valkey:// or valkeys://"
+        raise ConfigError(say(f"unsupported scheme {scheme!r}, expected {supported}"))
+    userinfo, location = _split_userinfo(scheme, rest)
+    username, password = _credentials(userinfo)
+    parse = _parse_unix if kind == "unix" else _parse_tcp
+    url, name = parse(kind, location, say)
+    return _Addr(url, name, kind == "rediss", username, password)
+
+
+def _credentials(userinfo: str | None) -> tuple[str | None, str | None]:
+    if userinfo is None:
+        return None, None
+    user, _, password = userinfo.partition(":")
+    return unquote(user) or None, unquote(password) or None
+
+
+def _check_query(query: str, say: Callable[[str], str]) -> None:
+    if any(name != "db" for name, _ in parse_qsl(query, keep_blank_values=True)):
+        raise ConfigError(say("the only query parameter accepted is db"))
+
+
+def _parse_tcp(kind: str, location: str, say: Callable[[str], str]) -> tuple[str, str]:
+    try:
+        split = urlsplit(f"//{location}")
+        port = split.port
+    except ValueError:
+        raise ConfigError(say("port must be a number from 1 to 65535")) from None
+    host = split.hostname
+    if not host or not _HOST_RE.fullmatch(host):
+        raise ConfigError(say("empty or invalid host"))
+    if port == 0:
+        raise ConfigError(say("port must be a number from 1 to 65535"))
+    if not _DB_PATH_RE.fullmatch(split.path):
+        raise ConfigError(say("the path may only be a database number such as /0"))
+    _check_query(split.query, say)
+    port = port or DEFAULT_PORT
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{kind}://{shown_host}:{port}", _derived_name(f"{host}:{port}")
+
+
+def _parse_unix(kind: str, location: str, say: Callable[[str], str]) -> tuple[str, str]:
+    path, _, query = location.partition("?")
+    if not path.startswith("/"):
+        raise ConfigError(say("a unix socket address has no host; write unix:///path/redis.sock"))
+    path = unquote(path)
+    if path.endswith("/"):
+        raise ConfigError(say("expected the path of a socket, got a directory"))
+    _check_query(query, say)
+    return f"{kind}://{path}", _derived_name(path)
+
+
+# --- targets from files --------------------------------------------------------------------
+
+
+def _file_targets(main: _Table, main_path: Path, settings: _Settings) -> list[Target]:
+    placed = _targets_in(main, main_path, settings)
+    for path in _confd_files(config_paths(main_path)[1]):
+        placed += _confd_targets(path, settings)
+    _check_unique(placed)
+    return [target for target, _ in placed]
+
+
+def _confd_files(confd: Path) -> list[Path]:
+    """conf.d/*.toml in name order; hidden files (editor locks and swaps) are skipped."""
+    try:
+        entries = sorted(confd.iterdir(), key=lambda path: path.name)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        msg = f"{confd}: cannot list: {_reason(exc)}"
+        raise ConfigError(msg) from None
+    return [
+        path
+        for path in entries
+        if path.suffix == ".toml" and not path.name.startswith(".") and path.is_file()
+    ]
+
+
+def _confd_targets(path: Path, settings: _Settings) -> list[tuple[Target, _Where]]:
+    table = _read_toml(path)
+    for key in table:
+        if key != "target":
+            problem = "a conf.d file holds only [[target]] tables; set it in the main file"
+            raise ConfigError(_Where(str(path)).msg(key, problem))
+    return _targets_in(table, path, settings)
+
+
+def _targets_in(table: _Table, path: Path, settings: _Settings) -> list[tuple[Target, _Where]]:
+    where = _Where(str(path))
+    tables = table.get("target", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(_type_msg(where, "target", "an array of tables ([[target]])", tables))
+    placed = []
+    for index, raw in enumerate(tables, start=1):
+        target_where = _target_where(where, index, raw)
+        placed.append((_file_target(raw, target_where, path.parent, settings), target_where))
+    return placed
+
+
+def _target_where(where: _Where, index: int, table: _Table) -> _Where:
+    name = table.get("name")
+    if isinstance(name, str) and _NAME_RE.fullmatch(name):
+        return _Where(where.source, f"target {name!r}")
+    return _Where(where.source, f"target[{index}]")
+
+
+def _file_target(table: _Table, where: _Where, base: Path, settings: _Settings) -> Target:
+    _check_keys(table, _TARGET_KEYS, where)
+    addr = _parse_addr(_required_str(table, "addr", where), where, "addr")
+    return Target(
+        name=_name(table, where, addr),
+        addr=addr.url,
+        timeout=_target_timeout(table, where, settings),
+        username=_username(table, where, addr),
+        password=_file_password(table, where, base, addr),
+        labels=_labels(table, where),
+        tls=_tls(table, where, base, addr),
+        config_command=_get_command(table, where, settings.config_command),
+        source=where.source,
+    )
+
+
+def _required_str(table: _Table, key: str, where: _Where) -> str:
+    value = _get_str(table, key, where)
+    if value is None:
+        raise ConfigError(where.msg(key, "missing; every [[target]] needs one"))
+    return value
+
+
+def _name(table: _Table, where: _Where, addr: _Addr) -> str:
+    name = _get_str(table, "name", where)
+    if name is None:
+        return addr.name
+    if not _NAME_RE.fullmatch(name):
+        problem = f"may hold only letters, digits, '_', '.' and '-', got {name!r}"
+        raise ConfigError(where.msg("name", problem))
+    return name
+
+
+def _target_timeout(table: _Table, where: _Where, settings: _Settings) -> float:
+    timeout = _get_seconds(table, "timeout", where)
+    if timeout is None:
+        return settings.timeout
+    _check_below_interval(where, "timeout", timeout, settings.interval)
+    return timeout
+
+
+def _username(table: _Table, where: _Where, addr: _Addr) -> str | None:
+    username = _get_str(table, "username", where) or None
+    if username and addr.username:
+        raise ConfigError(where.msg("username", "also given in addr; keep one"))
+    return username or addr.username
+
+
+def _file_password(table: _Table, where: _Where, base: Path, addr: _Addr) -> Secret | None:
+    password = _get_str(table, "password", where) or None
+    path = _get_path(table, "password_file", where, base)
+    sources = (("password", password), ("password_file", path), ("addr", addr.password))
+    given = [key for key, value in sources if value is not None]
+    if len(given) > 1:
+        raise ConfigError(where.msg(given[1], f"conflicts with {given[0]}; give the password once"))
+    if path is not None:
+        return Secret(_read_secret(path, where, "password_file"))
+    value = password or addr.password
+    return Secret(value) if value else None
+
+
+def _labels(table: _Table, where: _Where) -> tuple[tuple[str, str], ...]:
+    """Get the static labels, sorted so equal configurations compare equal."""
+    labels = _get_table(table, "labels", where) or {}
+    return tuple(sorted(_label(name, value, where) for name, value in labels.items()))
+
+
+def _label(name: str, value: object, where: _Where) -> tuple[str, str]:
+    if not _LABEL_RE.fullmatch(name):
+        raise ConfigError(where.msg("labels", f"{name!r} is not a valid label name"))
+    if name == "addr" or name.startswith("__"):
+        raise ConfigError(where.msg("labels", f"{name!r} is reserved"))
+    if not isinstance(value, str):
+        raise ConfigError(_type_msg(where, f"labels.{name}", "a string", value))
+    return name, value
+
+
+def _tls(table: _Table, where: _Where, base: Path, addr: _Addr) -> Tls | None:
+    if not addr.tls:
+        given = [key for key in _TLS_KEYS if key in table]
+        if given:
+            raise ConfigError(where.msg(given[0], "needs a TLS addr (rediss:// or valkeys://)"))
+        return None
+    cert = _tls_file(table, "tls_cert_file", where, base)
+    key = _tls_file(table, "tls_key_file", where, base)
+    _check_pair(where, cert=cert, key=key)
+    return Tls(
+        ca_file=_tls_file(table, "tls_ca_file", where, base),
+        cert_file=cert,
+        key_file=key,
+        server_name=_get_str(table, "tls_server_name", where),
+        skip_verify=_get_bool(table, "tls_skip_verify", where) or False,
+    )
+
+
+def _tls_file(table: _Table, key: str, where: _Where, base: Path) -> Path | None:
+    """Get a TLS file, opened once now so a typo fails at load rather than every cycle."""
+    path = _get_path(table, key, where, base)
+    if path is not None:
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(where.msg(key, f"cannot read {path}: {_reason(exc)}")) from None
+    return path
+
+
+def _check_pair(where: _Where, *, cert: Path | None, key: Path | None) -> None:
+    if cert is not None and key is None:
+        raise ConfigError(where.msg("tls_key_file", "missing; tls_cert_file needs it"))
+    if key is not None and cert is None:
+        raise ConfigError(where.msg("tls_cert_file", "missing; tls_key_file needs it"))
+
+
+def _check_unique(placed: Sequence[tuple[Target, _Where]]) -> None:
+    # Addresses first: two targets on one address also derive the same name.
+    _check_unique_by(placed, "addr", lambda target: target.addr)
+    _check_unique_by(placed, "name", lambda target: target.name)
+
+
+def _check_unique_by(
+    placed: Sequence[tuple[Target, _Where]], key: str, value_of: Callable[[Target], str]
+) -> None:
+    seen: dict[str, _Where] = {}
+    for target, where in placed:
+        value = value_of(target)
+        if value in seen:
+            problem = f"{value!r} is already used by {seen[value].describe()}"
+            raise ConfigError(where.msg(key, problem))
+        seen[value] = where
+
+
+# --- targets from the command line and environment -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvCredentials:
+    """REDIS_USER, REDIS_PASSWORD and REDIS_PASSWORD_FILE, as redis_exporter reads them."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    password_map: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def password_for(self, written: str, url: str) -> str | None:
+        """Look the address up in the map (as written, or normalised), else the default."""
+        for key in (written, written.rstrip("/"), written + "/", url, url + "/"):
+            if key in self.password_map:
+                return self.password_map[key]
+        return self.password
+
+
+def _command_line_targets(
+    overrides: Overrides, environ: Mapping[str, str], settings: _Settings
+) -> list[Target] | None:
+    """Targets from --redis-addr, else REDIS_ADDR, which replace the files'; None if neither."""
+    if overrides.redis_addrs:
+        source, texts = "--redis-addr", list(overrides.redis_addrs)
+    elif environ.get("REDIS_ADDR", "").strip():
+        source, texts = "REDIS_ADDR", environ["REDIS_ADDR"].split(",")
+    else:
+        return None
+    credentials = _env_credentials(environ)
+    where = _Where(source)
+    texts = [text.strip() for text in texts if text.strip()]
+    placed = [(_command_line_target(t, where, credentials, settings), where) for t in texts]
+    _check_unique(placed)
+    return [target for target, _ in placed]
+
+
+def _command_line_target(
+    text: str, where: _Where, credentials: _EnvCredentials, settings: _Settings
+) -> Target:
+    addr = _parse_addr(text, where, "")
+    if addr.password is not None and where.source == "--redis-addr":
+        problem = "secrets do not belong on the command line, where any user can read them"
+        hint = "use REDIS_PASSWORD or REDIS_PASSWORD_FILE"
+        raise ConfigError(where.msg("", f"{_redact(text)}: {problem}; {hint}"))
+    password = addr.password or credentials.password_for(text, addr.url)
+    return Target(
+        name=addr.name,
+        addr=addr.url,
+        timeout=settings.timeout,
+        username=addr.username or credentials.username,
+        password=Secret(password) if password else None,
+        config_command=settings.config_command,
+        source=where.source,
+    )
+
+
+def _env_credentials(environ: Mapping[str, str]) -> _EnvCredentials:
+    username = environ.get("REDIS_USER") or None
+    password = environ.get("REDIS_PASSWORD") or None
+    path = environ.get("REDIS_PASSWORD_FILE")
+    if not path:
+        return _EnvCredentials(username, password)
+    content = _read_secret(Path(path), _Where("REDIS_PASSWORD_FILE"), "")
+    password_map = _password_map(content)
+    if password_map is not None:
+        return _EnvCredentials(username, password, password_map)
+    if password is not None:
+        msg = "REDIS_PASSWORD_FILE: holds a password and so does REDIS_PASSWORD; set only one"
+        raise ConfigError(msg)
+    return _EnvCredentials(username, content)
+
+
+def _password_map(content: str) -> dict[str, str] | None:
+    """redis_exporter's JSON map of address -> password, or None when the file is a password."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if not all(isinstance(value, str) for value in data.values()):
+        msg = "REDIS_PASSWORD_FILE: the JSON map's values must be password strings"
+        raise ConfigError(msg)
+    return {str(key): str(value) for key, value in data.items()}

@@ -1,0 +1,188 @@
+"""One collection cycle: scrape every target concurrently, translate, write each target's file."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .scrape import Scraper
+from .textfile import Marker, render, write_atomic
+from .translate import Outcome, translate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from .config import Config, Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetReport:
+    """How one target's cycle ended: scraped or not, file written or not."""
+
+    target: Target
+    scrape_error: str | None = None
+    write_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server answered and its file holds the fresh metrics."""
+        return self.scrape_error is None and self.write_error is None
+
+    def describe(self) -> str:
+        """One line for the operator: which target failed and why."""
+        problems = [p for p in (self.scrape_error, self.write_error) if p]
+        return f"target {self.target.name} ({self.target.addr}): " + "; ".join(problems or ["ok"])
+
+
+class WriteGate:
+    """Lets writers in until closed; closing waits for those inside, so no file lands after."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._open = True
+        self._inside = 0
+
+    @contextmanager
+    def enter(self) -> Iterator[bool]:
+        """Yield True when the writer may write; False once the gate is closed."""
+        with self._condition:
+            allowed = self._open
+            self._inside += allowed
+        try:
+            yield allowed
+        finally:
+            with self._condition:
+                self._inside -= allowed
+                self._condition.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """Refuse new writers and wait for those inside; False when they outlast the timeout."""
+        with self._condition:
+            self._open = False
+            return self._condition.wait_for(lambda: self._inside == 0, timeout)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A target's place in the collector: its scraper, its write gate, whether it is running."""
+
+    scraper: Scraper
+    gate: WriteGate = field(default_factory=WriteGate)
+    busy: bool = False
+
+
+class Collector:
+    """Keeps one Scraper per target; runs each target's collection on a thread of its own.
+
+    Threads are daemons: a server that hangs must never keep the process from stopping.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._slots = {t.name: _Slot(Scraper(t)) for t in config.targets}
+        self._lock = threading.Lock()
+
+    def start_cycle(self, on_done: Callable[[TargetReport], None]) -> list[str]:
+        """Start collecting every target not still busy from the last cycle; names started."""
+        with self._lock:
+            idle = [slot for slot in self._slots.values() if not slot.busy]
+            for slot in idle:
+                slot.busy = True
+        for slot in idle:
+            name = f"scrape-{slot.scraper.target.name}"
+            threading.Thread(target=self._run, args=(slot, on_done), name=name, daemon=True).start()
+        return [slot.scraper.target.name for slot in idle]
+
+    def cycle(self) -> list[TargetReport]:
+        """Collect every target once and return when all are done."""
+        reports: list[TargetReport] = []
+        done = threading.Condition()
+
+        def collect(report: TargetReport) -> None:
+            with done:
+                reports.append(report)
+                done.notify()
+
+        expected = len(self.start_cycle(collect))
+        with done:
+            done.wait_for(lambda: len(reports) == expected)
+        return reports
+
+    def reconfigure(self, config: Config, timeout: float) -> list[Target]:
+        """Adopt a new configuration; returns the targets whose files must go.
+
+        Unchanged targets keep their connections. A retired target's gate is closed first, so
+        its file cannot come back after the caller removes it.
+        """
+        same_place = (config.textfile_dir, config.owner) == (
+            self.config.textfile_dir,
+            self.config.owner,
+        )
+        with self._lock:
+            kept = {
+                t.name: self._slots[t.name]
+                for t in config.targets
+                if same_place and t.name in self._slots and self._slots[t.name].scraper.target == t
+            }
+            retired = [slot for name, slot in self._slots.items() if kept.get(name) is not slot]
+            self._slots = {t.name: kept.get(t.name) or _Slot(Scraper(t)) for t in config.targets}
+            self.config = config
+        for slot in retired:
+            slot.gate.close(timeout)
+            slot.scraper.close()
+        return [slot.scraper.target for slot in retired]
+
+    def stop(self, timeout: float) -> bool:
+        """Let no file be written from now on; False when a writer outlasted the timeout."""
+        with self._lock:
+            slots = list(self._slots.values())
+        deadline = time.monotonic() + timeout
+        return all(slot.gate.close(max(0.0, deadline - time.monotonic())) for slot in slots)
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            slot.scraper.close()
+
+    def _run(self, slot: _Slot, on_done: Callable[[TargetReport], None]) -> None:
+        try:
+            report = self._collect(slot)
+        except Exception as exc:  # a bug must cost one target one cycle, never the daemon
+            log.exception("target %s: collection failed", slot.scraper.target.name)
+            report = TargetReport(slot.scraper.target, write_error=f"internal error: {exc!r}")
+        finally:
+            with self._lock:
+                slot.busy = False
+        on_done(report)
+
+    def _collect(self, slot: _Slot) -> TargetReport:
+        """Scrape one target, translate and write its file (unless its gate has closed)."""
+        target = slot.scraper.target
+        result = slot.scraper.scrape()
+        outcome = Outcome(
+            addr=target.addr,
+            replies=result.replies,
+            refused=result.refused,
+            error=result.error,
+            duration=result.duration,
+            now=time.time(),
+            labels=target.labels,
+        )
+        config = self.config
+        data = render(translate(outcome), Marker(config.owner, target.name))
+        with slot.gate.enter() as allowed:
+            if not allowed:
+                return TargetReport(target, result.error, "stopped: file not written")
+            try:
+                write_atomic(config.textfile_dir, target.filename, data, config.owner)
+            except OSError as exc:
+                return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
+        return TargetReport(target, result.error)

@@ -1,0 +1,156 @@
+"""Textfiles: render families, write them atomically with an ownership marker, remove our own."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+MARKER = "# textfile-redis"
+TEMP_PREFIX = ".textfile-redis-"
+TEMP_SUFFIX = ".tmp"
+FILE_MODE = 0o644
+_MARKER_READ_LIMIT = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """The first line of every file we write: which configuration owns it, for which target."""
+
+    owner: str
+    target: str
+
+    def line(self) -> str:
+        """The comment line itself; node_exporter ignores comments that are not HELP or TYPE."""
+        return f"{MARKER} owner={self.owner} target={self.target}\n"
+
+    @classmethod
+    def parse(cls, line: str) -> Marker | None:
+        """Read a marker line back; None for anything that is not exactly one of ours."""
+        words = line.rstrip("\n").split(" ")
+        expected_words = 4
+        if len(words) != expected_words or " ".join(words[:2]) != MARKER:
+            return None
+        owner, target = words[2].partition("=")[2], words[3].partition("=")[2]
+        if not (words[2].startswith("owner=") and words[3].startswith("target=")):
+            return None
+        return cls(owner, target)
+
+
+def render(families: Iterable[Metric], marker: Marker) -> bytes:
+    """The file's bytes: the marker, then the exposition text of every family."""
+    plain: list[Metric] = []
+    quirky: list[Metric] = []
+    for family in families:
+        (quirky if _counter_without_total(family) else plain).append(family)
+    parts = [marker.line().encode(), generate_latest(_Families(plain))]
+    parts.extend(_render_counter_without_total(family) for family in quirky)
+    return b"".join(parts)
+
+
+def _counter_without_total(family: Metric) -> bool:
+    """A counter redis_exporter names without `_total` (redis_total_error_replies, ...)."""
+    return (
+        family.type == "counter"
+        and bool(family.samples)
+        and not family.samples[0].name.endswith("_total")
+    )
+
+
+def _render_counter_without_total(family: Metric) -> bytes:
+    """Render as untyped, then state the counter type under the name the samples carry.
+
+    prometheus_client appends `_total` to a counter's HELP and TYPE names but not to samples
+    named otherwise, which would make the TYPE line describe a family with no samples.
+    """
+    untyped = Metric(family.name, family.documentation, "unknown")
+    untyped.samples = family.samples
+    text = generate_latest(_Families([untyped]))
+    untyped_line = f"# TYPE {family.name} untyped\n".encode()
+    return text.replace(untyped_line, f"# TYPE {family.name} counter\n".encode(), 1)
+
+
+class _Families:
+    """The one-method collector generate_latest wants."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
+def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> None:
+    """Replace directory/filename with data so that readers see the old file or the new one.
+
+    The temp file is created exclusively under a random hidden name that node_exporter skips
+    (it reads only *.prom), made 0644 whatever the umask, synced, then renamed over the target.
+    """
+    fd, temp_name = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{owner}-", suffix=TEMP_SUFFIX, dir=directory
+    )
+    try:
+        with os.fdopen(fd, "wb") as temp:
+            os.fchmod(temp.fileno(), FILE_MODE)
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        Path(temp_name).replace(directory / filename)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            Path(temp_name).unlink()
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable, so a crash cannot bring the old file back."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_marker(path: Path) -> Marker | None:
+    """The marker of a file, or None when the file is not ours or cannot be read."""
+    try:
+        with path.open("rb") as file:
+            first_line = file.readline(_MARKER_READ_LIMIT)
+    except OSError:
+        return None
+    return Marker.parse(first_line.decode("utf-8", errors="replace"))
+
+
+def owned_files(directory: Path, owner: str) -> list[Path]:
+    """Every .prom file in the directory whose marker names this owner."""
+    found = []
+    for path in sorted(directory.glob("redis_*.prom")):
+        marker = read_marker(path)
+        if marker is not None and marker.owner == owner:
+            found.append(path)
+    return found
+
+
+def temp_files(directory: Path, owner: str) -> list[Path]:
+    """Temp files this owner left behind (a crash between create and rename)."""
+    return sorted(directory.glob(f"{TEMP_PREFIX}{owner}-*{TEMP_SUFFIX}"))
+
+
+def remove_files(paths: Iterable[Path]) -> list[Path]:
+    """Remove the files, ignoring those already gone; returns those removed."""
+    removed = []
+    for path in paths:
+        with suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -1,0 +1,573 @@
+"""Pure translation: one scrape's plain replies to metric families with redis_exporter's names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.metrics_core import Metric
+
+from . import __version__
+from .gofloat import go_float
+from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PREFIX = "redis_"
+SELF_PREFIX = "textfile_redis_"
+DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
+
+_MASTER_HOST = re.compile(r"^master(_[0-9]+)?_host$")
+_MASTER_PORT = re.compile(r"^master(_[0-9]+)?_port$")
+_MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
+_MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
+_SLAVE = re.compile(r"^slave\d+$")
+_IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
+_BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
+_INSTANCE_INFO_FIELDS = (
+    "role",
+    "redis_version",
+    "redis_build_id",
+    "redis_mode",
+    "os",
+    "maxmemory_policy",
+    "tcp_port",
+    "run_id",
+    "process_id",
+    "master_replid",
+)
+_CONFIG_GAUGES = ("io-threads", "maxclients", "maxmemory", "repl-backlog-size")
+_COMMANDLOG_CONFIG = (
+    "commandlog-execution-slower-than",
+    "commandlog-slow-execution-max-len",
+    "commandlog-request-larger-than",
+    "commandlog-large-request-max-len",
+    "commandlog-reply-larger-than",
+    "commandlog-large-reply-max-len",
+)
+_COMMANDLOG_LENGTHS = {
+    "commandlog_slow": "commandlog_slow_length",
+    "commandlog_large_request": "commandlog_large_request_length",
+    "commandlog_large_reply": "commandlog_large_reply_length",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One target's scrape as plain data: everything translation needs, nothing it must fetch."""
+
+    addr: str
+    replies: Mapping[str, Any] = field(default_factory=dict)
+    refused: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    now: float = 0.0  # wall-clock seconds, for redis_start_time_seconds
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+class Families:
+    """Collects samples into families in first-seen order, every sample labelled alike."""
+
+    def __init__(self, common_labels: Mapping[str, str]) -> None:
+        self._common = dict(common_labels)
+        self._families: dict[str, Metric] = {}
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Add one gauge sample to the family `name`."""
+        self._family(name, "gauge").add_sample(name, self._labels(labels), value)
+
+    def counter(self, name: str, value: float, **labels: str) -> None:
+        """Add one counter sample, keeping redis_exporter's name even without `_total`."""
+        self._family(name, "counter").add_sample(name, self._labels(labels), value)
+
+    def summary(
+        self, name: str, count: float, total: float, quantiles: Mapping[float, float], **labels: str
+    ) -> None:
+        """Add one summary: a sample per quantile, then _sum and _count."""
+        family = self._family(name, "summary")
+        for quantile, value in sorted(quantiles.items()):
+            family.add_sample(name, self._labels(labels, quantile=go_float(quantile)), value)
+        family.add_sample(f"{name}_sum", self._labels(labels), total)
+        family.add_sample(f"{name}_count", self._labels(labels), count)
+
+    def histogram(
+        self, name: str, count: float, total: float, buckets: Mapping[float, float], **labels: str
+    ) -> None:
+        """Add one histogram from cumulative bucket counts keyed by upper bound."""
+        family = self._family(name, "histogram")
+        for bound, cumulative in sorted(buckets.items()):
+            family.add_sample(
+                f"{name}_bucket", self._labels(labels, le=go_float(bound)), cumulative
+            )
+        family.add_sample(f"{name}_bucket", self._labels(labels, le="+Inf"), count)
+        family.add_sample(f"{name}_sum", self._labels(labels), total)
+        family.add_sample(f"{name}_count", self._labels(labels), count)
+
+    def collect(self) -> list[Metric]:
+        """The families, in the order their first sample came."""
+        return list(self._families.values())
+
+    def _family(self, name: str, kind: str) -> Metric:
+        family = self._families.get(name)
+        if family is None:
+            family = Metric(_family_name(name, kind), help_for(name), kind)
+            self._families[name] = family
+        return family
+
+    def _labels(self, own: Mapping[str, str], **extra: str) -> dict[str, str]:
+        return {**self._common, **own, **extra}
+
+
+_INFO_FIELD_OF = {f"{PREFIX}{name}": key for key, name in {**INFO_GAUGES, **INFO_COUNTERS}.items()}
+
+
+def help_for(name: str) -> str:
+    """HELP text for a metric: fixed per name, so it is the same in every file."""
+    if name in HELP:
+        return HELP[name]
+    return f"Redis INFO field {_INFO_FIELD_OF.get(name, name.removeprefix(PREFIX))}."
+
+
+def _family_name(name: str, kind: str) -> str:
+    # prometheus_client appends `_total` to a counter family's name when rendering.
+    if kind == "counter" and name.endswith("_total"):
+        return name[: -len("_total")]
+    return name
+
+
+def translate(outcome: Outcome) -> list[Metric]:
+    """All families for one target: Redis metrics when it answered, self metrics always."""
+    families = Families({"addr": outcome.addr, **dict(outcome.labels)})
+    if outcome.error is None:
+        _translate_replies(families, outcome)
+    families.gauge(f"{PREFIX}up", 0.0 if outcome.error else 1.0)
+    _self_metrics(families, outcome)
+    return families.collect()
+
+
+def _translate_replies(families: Families, outcome: Outcome) -> None:
+    replies = outcome.replies
+    config = _pairs(replies.get("config", []))
+    info = parse_info(replies.get("info", ""))
+    databases = 1 if info.get("cluster_enabled") == "1" else _databases(config)
+    _info_metrics(families, info, outcome.now, databases)
+    _config_metrics(families, config)
+    _slowlog_metrics(families, replies)
+    _latency_latest_metrics(families, replies.get("latency_latest"))
+    _latency_histogram_metrics(families, replies.get("latency_histogram"), info)
+    _commandlog_metrics(families, replies)
+
+
+def parse_info(text: str) -> InfoReply:
+    """Split an INFO reply into ordered (section, field, value) lines."""
+    reply = InfoReply()
+    section = ""
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line.startswith("# "):
+            section = line[2:]
+        elif ":" in line and len(line) >= 2:  # noqa: PLR2004 - "k:" is the shortest field
+            key, _, value = line.partition(":")
+            reply.lines.append((section, key, value))
+            reply.fields[key] = value
+    return reply
+
+
+@dataclass(slots=True)
+class InfoReply:
+    """An INFO reply: its lines in order, and the last value of each field."""
+
+    lines: list[tuple[str, str, str]] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        """The field's value, or `default` when the server did not report it."""
+        return self.fields.get(key, default)
+
+
+def _info_metrics(families: Families, info: InfoReply, now: float, databases: int) -> None:
+    state = _InfoState(now)
+    for section, key, value in info.lines:
+        state.note_master(key, value)
+        if _section_metric(families, state, section, key, value):
+            continue
+        if _is_exported_field(key):
+            _field_metric(families, key, value)
+    _latency_summaries(families, state)
+    _empty_databases(families, state.databases_seen, databases)
+    _instance_info(families, info)
+
+
+@dataclass(slots=True)
+class _InfoState:
+    """What earlier INFO lines said that later lines need: master address, command stats."""
+
+    now: float  # wall-clock seconds, for redis_start_time_seconds
+    master_host: str = ""
+    master_port: str = ""
+    calls: dict[str, float] = field(default_factory=dict)
+    usecs: dict[str, float] = field(default_factory=dict)
+    percentiles: dict[str, dict[float, float]] = field(default_factory=dict)
+    databases_seen: set[str] = field(default_factory=set)
+
+    def note_master(self, key: str, value: str) -> None:
+        if _MASTER_HOST.match(key):
+            self.master_host = value
+        elif _MASTER_PORT.match(key):
+            self.master_port = value
+
+
+def _section_metric(
+    families: Families, state: _InfoState, section: str, key: str, value: str
+) -> bool:
+    """Handle fields whose meaning depends on their section; True when the line is done."""
+    if section == "Replication":
+        return _replication_field(families, state, key, value)
+    if section == "Server":
+        _server_field(families, key, value, state.now)
+    elif section == "Commandstats":
+        _commandstats_field(families, state, key, value)
+        return True
+    elif section == "Latencystats":
+        _latencystats_field(state, key, value)
+        return True
+    elif section == "Errorstats":
+        _errorstats_field(families, key, value)
+        return True
+    elif section == "Keyspace":
+        return _keyspace_field(families, state, key, value)
+    return False
+
+
+def _replication_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
+    master = {"master_host": state.master_host, "master_port": state.master_port}
+    if _MASTER_LINK.match(key):
+        families.gauge(f"{PREFIX}master_link_up", float(value == "up"), **master)
+        return True
+    direct = _MASTER_DIRECT.match(key)
+    if direct or key == "slave_repl_offset":
+        name = f"master_{direct[2]}" if direct else key
+        families.gauge(f"{PREFIX}{name}", _int_or_zero(value), **master)
+        return True
+    if _SLAVE.match(key):
+        return _connected_slave(families, value)
+    return False
+
+
+def _connected_slave(families: Families, value: str) -> bool:
+    """slaveN:ip=...,port=...,state=online,offset=...,lag=... on a primary."""
+    fields = _key_values(value)
+    offset = _float_or_none(fields.get("offset", "")) if fields is not None else None
+    if fields is None or offset is None:
+        return False
+    labels = {
+        "slave_ip": fields.get("ip", ""),
+        "slave_port": fields.get("port", ""),
+        "slave_state": fields.get("state", ""),
+    }
+    families.gauge(f"{PREFIX}connected_slave_offset_bytes", offset, **labels)
+    lag = _float_or_none(fields.get("lag", ""))
+    if lag is not None:
+        families.gauge(f"{PREFIX}connected_slave_lag_seconds", lag, **labels)
+    return True
+
+
+def _server_field(families: Families, key: str, value: str, now: float) -> None:
+    number = _float_or_none(value)
+    if number is None:
+        return
+    if key == "uptime_in_seconds":
+        families.gauge(f"{PREFIX}start_time_seconds", float(int(now) - number))
+    elif key in {"configured_hz", "hz"}:
+        families.gauge(f"{PREFIX}{key}", number)
+
+
+def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> None:
+    """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
+    cmd = key.removeprefix("cmdstat_")
+    stats = _key_values(value)
+    if cmd == key or stats is None or "calls" not in stats or "usec" not in stats:
+        return
+    calls, usec = _float_or_none(stats["calls"]), _float_or_none(stats["usec"])
+    if calls is None or usec is None:
+        return
+    families.counter(f"{PREFIX}commands_total", calls, cmd=cmd)
+    families.counter(f"{PREFIX}commands_duration_seconds_total", usec / 1e6, cmd=cmd)
+    state.calls[cmd], state.usecs[cmd] = calls, usec
+    rejected = _float_or_none(stats.get("rejected_calls", ""))
+    failed = _float_or_none(stats.get("failed_calls", ""))
+    if rejected is not None and failed is not None:  # Redis 6.2 and newer
+        families.counter(f"{PREFIX}commands_rejected_calls_total", rejected, cmd=cmd)
+        families.counter(f"{PREFIX}commands_failed_calls_total", failed, cmd=cmd)
+
+
+def _latencystats_field(state: _InfoState, key: str, value: str) -> None:
+    """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
+    cmd = key.removeprefix("latency_percentiles_usec_")
+    stats = _key_values(value)
+    if cmd == key or stats is None:
+        return
+    percentiles = {}
+    for name, number in stats.items():
+        percentile, latency = _float_or_none(name[1:]), _float_or_none(number)
+        if percentile is None or latency is None:
+            return
+        percentiles[percentile] = latency
+    state.percentiles[cmd] = percentiles
+
+
+def _errorstats_field(families: Families, key: str, value: str) -> None:
+    """errorstat_ERR:count=4."""
+    kind = key.removeprefix("errorstat_")
+    stats = _key_values(value)
+    count = _float_or_none(stats.get("count", "")) if stats else None
+    if kind != key and count is not None:
+        families.counter(f"{PREFIX}errors_total", count, err=kind)
+
+
+def _keyspace_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
+    """db0:keys=1,expires=0,avg_ttl=0[,subexpiry=0] (cached_keys on KeyDB)."""
+    stats = _key_values(value) if key.startswith("db") else None
+    if stats is None:
+        return False
+    keys, expires = _float_or_none(stats.get("keys", "")), _float_or_none(stats.get("expires", ""))
+    if keys is None or expires is None:
+        return False
+    families.gauge(f"{PREFIX}db_keys", keys, db=key)
+    families.gauge(f"{PREFIX}db_keys_expiring", expires, db=key)
+    cached = _float_or_none(stats.get("cached_keys", ""))
+    if cached is not None:
+        families.gauge(f"{PREFIX}db_keys_cached", cached, db=key)
+    avg_ttl = _float_or_none(stats.get("avg_ttl", ""))
+    if avg_ttl is not None:
+        families.gauge(f"{PREFIX}db_avg_ttl_seconds", avg_ttl / 1000, db=key)
+    state.databases_seen.add(key)
+    return True
+
+
+def _is_exported_field(key: str) -> bool:
+    return (
+        key.startswith(("db", "cmdstat_", "cluster_"))
+        or key in INFO_GAUGES
+        or key in INFO_COUNTERS
+        or _IO_THREAD.match(key) is not None
+    )
+
+
+def _field_metric(families: Families, key: str, value: str) -> None:
+    """A plain INFO field: a number, or a word redis_exporter reads as 0 or 1."""
+    number = _BOOLEAN_WORDS.get(value)
+    if number is None:
+        number = _float_or_none(value)
+    if number is None:
+        return
+    thread = _IO_THREAD.match(key)
+    if thread:
+        families.counter(f"{PREFIX}active_time_io_thread_seconds_total", number, thread=thread[1])
+    elif key in INFO_COUNTERS:
+        families.counter(f"{PREFIX}{INFO_COUNTERS[key]}", number)
+    elif key == "latest_fork_usec":
+        families.gauge(f"{PREFIX}latest_fork_seconds", number / 1e6)
+    else:
+        name = INFO_GAUGES.get(key) or re.sub(r"[^a-zA-Z0-9_]", "_", key)
+        families.gauge(f"{PREFIX}{name}", number)
+
+
+def _latency_summaries(families: Families, state: _InfoState) -> None:
+    """Latencystats percentiles joined with commandstats' calls and usec into summaries."""
+    for cmd, percentiles in state.percentiles.items():
+        if cmd in state.calls:
+            families.summary(
+                f"{PREFIX}latency_percentiles_usec",
+                state.calls[cmd],
+                state.usecs[cmd],
+                percentiles,
+                cmd=cmd,
+            )
+
+
+def _empty_databases(families: Families, seen: set[str], databases: int) -> None:
+    """Zero series for empty databases, as redis_exporter does by default."""
+    for index in range(databases):
+        db = f"db{index}"
+        if db not in seen:
+            families.gauge(f"{PREFIX}db_keys", 0.0, db=db)
+            families.gauge(f"{PREFIX}db_keys_expiring", 0.0, db=db)
+
+
+def _instance_info(families: Families, info: InfoReply) -> None:
+    labels = {name: info.get(name) for name in _INSTANCE_INFO_FIELDS}
+    # Valkey 8 renamed redis_mode to server_mode; redis_exporter then leaves the label empty.
+    labels["redis_mode"] = labels["redis_mode"] or info.get("server_mode")
+    for valkey_only in ("valkey_version", "valkey_release_stage"):
+        if valkey_only in info.fields:
+            labels[valkey_only] = info.get(valkey_only)
+    families.gauge(f"{PREFIX}instance_info", 1.0, **labels)
+    if labels["role"] == "slave":
+        families.gauge(
+            f"{PREFIX}slave_info",
+            1.0,
+            master_host=info.get("master_host"),
+            master_port=info.get("master_port"),
+            read_only=info.get("slave_read_only"),
+        )
+
+
+def _config_metrics(families: Families, config: Mapping[str, str]) -> None:
+    for key in _CONFIG_GAUGES:
+        value = _float_or_none(config.get(key, ""))
+        if value is not None:
+            families.gauge(f"{PREFIX}config_{key.replace('-', '_')}", value)
+    _output_buffer_limits(families, config.get("client-output-buffer-limit", ""))
+    for key in _COMMANDLOG_CONFIG:
+        value = _float_or_none(config.get(key, ""))
+        if value is not None:
+            families.gauge(f"{PREFIX}{key.replace('-', '_')}", value)
+
+
+def _output_buffer_limits(families: Families, setting: str) -> None:
+    """'normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60'."""
+    words = setting.split()
+    for start in range(0, len(words) - 3, 4):
+        cls, hard, soft, seconds = words[start : start + 4]
+        for limit, text in (("hard", hard), ("soft", soft)):
+            value = _float_or_none(text)
+            if value is not None:
+                families.gauge(
+                    f"{PREFIX}config_client_output_buffer_limit_bytes",
+                    value,
+                    **{"class": cls, "limit": limit},
+                )
+        overcome = _float_or_none(seconds)
+        if overcome is not None:
+            families.gauge(
+                f"{PREFIX}config_client_output_buffer_limit_overcome_seconds",
+                overcome,
+                **{"class": cls, "limit": "soft"},
+            )
+
+
+def _slowlog_metrics(families: Families, replies: Mapping[str, Any]) -> None:
+    length = replies.get("slowlog_len")
+    if isinstance(length, int):
+        families.gauge(f"{PREFIX}slowlog_length", float(length))
+    entries = replies.get("slowlog_get")
+    if not isinstance(entries, list):
+        return
+    newest = entries[0] if entries and isinstance(entries[0], list) else []
+    last_id = newest[0] if newest and isinstance(newest[0], int) else 0
+    duration = newest[2] if len(newest) > 2 and isinstance(newest[2], int) else 0  # noqa: PLR2004
+    families.gauge(f"{PREFIX}slowlog_last_id", float(last_id))
+    families.gauge(f"{PREFIX}last_slow_execution_duration_seconds", duration / 1e6)
+
+
+def _latency_latest_metrics(families: Families, events: object) -> None:
+    """LATENCY LATEST: [event, last-spike unix time, latest ms, max ms] per event."""
+    for event in events if isinstance(events, list) else []:
+        if not (isinstance(event, list) and len(event) >= 3):  # noqa: PLR2004
+            continue
+        name, last, latest = event[0], event[1], event[2]
+        if isinstance(name, str) and isinstance(last, int) and isinstance(latest, int):
+            families.gauge(f"{PREFIX}latency_spike_last", float(last), event_name=name)
+            families.gauge(f"{PREFIX}latency_spike_duration_seconds", latest / 1e3, event_name=name)
+
+
+def _latency_histogram_metrics(families: Families, reply: object, info: InfoReply) -> None:
+    """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets."""
+    if not isinstance(reply, list):
+        return
+    usec_by_command = _usec_by_command(info)
+    for cmd, details in zip(reply[::2], reply[1::2], strict=False):
+        parsed = _histogram_details(details)
+        if isinstance(cmd, str) and parsed is not None:
+            calls, buckets = parsed
+            total = _usec_including_subcommands(usec_by_command, cmd)
+            families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=cmd)
+
+
+def _histogram_details(details: object) -> tuple[float, dict[float, float]] | None:
+    """["calls", 3, "histogram_usec", [1, 2, 4, 3]] -> (3, {1: 2, 4: 3})."""
+    if not isinstance(details, list):
+        return None
+    fields = dict(zip(details[::2], details[1::2], strict=False))
+    calls, flat = fields.get("calls"), fields.get("histogram_usec")
+    if not isinstance(calls, int) or not isinstance(flat, list):
+        return None
+    buckets = {
+        float(bound): float(count) for bound, count in zip(flat[::2], flat[1::2], strict=False)
+    }
+    return float(calls), buckets
+
+
+def _usec_by_command(info: InfoReply) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for section, key, value in info.lines:
+        stats = _key_values(value) if section == "Commandstats" else None
+        usec = _float_or_none(stats.get("usec", "")) if stats else None
+        if usec is not None:
+            totals[key.removeprefix("cmdstat_")] = usec
+    return totals
+
+
+def _usec_including_subcommands(usec_by_command: Mapping[str, float], cmd: str) -> float:
+    """A container command's time is its own plus its subcommands' (config|get, ...)."""
+    prefix = f"{cmd}|"
+    return sum(
+        usec for name, usec in usec_by_command.items() if name == cmd or name.startswith(prefix)
+    )
+
+
+def _commandlog_metrics(families: Families, replies: Mapping[str, Any]) -> None:
+    for reply_name, metric in _COMMANDLOG_LENGTHS.items():
+        length = replies.get(reply_name)
+        if isinstance(length, int):
+            families.gauge(f"{PREFIX}{metric}", float(length))
+
+
+def _self_metrics(families: Families, outcome: Outcome) -> None:
+    families.gauge(f"{SELF_PREFIX}scrape_duration_seconds", outcome.duration)
+    families.gauge(f"{SELF_PREFIX}scrape_error", 1.0 if outcome.error else 0.0)
+    for name in sorted(outcome.refused):
+        if name != "info":
+            families.gauge(f"{SELF_PREFIX}command_refused", 1.0, command=name)
+    families.gauge(f"{SELF_PREFIX}build_info", 1.0, version=__version__)
+
+
+def _databases(config: Mapping[str, str]) -> int:
+    count = _float_or_none(config.get("databases", ""))
+    return int(count) if count is not None and count > 0 else DEFAULT_DATABASES
+
+
+def _pairs(reply: object) -> dict[str, str]:
+    """CONFIG GET's flat [key, value, key, value, ...] as a dict."""
+    if not isinstance(reply, list):
+        return {}
+    return {str(key): str(value) for key, value in zip(reply[::2], reply[1::2], strict=False)}
+
+
+def _key_values(text: str) -> dict[str, str] | None:
+    """'a=1,b=2' -> {'a': '1', 'b': '2'}; None when a part is not key=value."""
+    result = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or "=" in value:
+            return None
+        result[key] = value
+    return result
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _int_or_zero(text: str) -> float:
+    """Go's Atoi as redis_exporter uses it for master fields: 0 when not an integer."""
+    try:
+        return float(int(text))
+    except ValueError:
+        return 0.0
