@@ -33,7 +33,7 @@ DEFAULT_CONFIG_COMMAND = "CONFIG"
 CONFD_NAME = "conf.d"
 
 _TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target")
-_TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "tls_skip_verify")
+_TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_skip_verify")
 _TARGET_KEYS = (
     "name",
     "addr",
@@ -64,6 +64,16 @@ _OPT_IN_KEYS = frozenset(
         "include_system_metrics",
     }
 )
+# Label names the metrics carry themselves; a static label of the same name would clash.
+METRIC_LABELS = frozenset(
+    {
+        "addr", "class", "cmd", "command", "db", "err", "event_name", "le", "limit",
+        "maxmemory_policy", "master_host", "master_port", "master_replid", "os", "process_id",
+        "quantile", "read_only", "redis_build_id", "redis_mode", "redis_version", "role",
+        "run_id", "slave_ip", "slave_port", "slave_state", "tcp_port", "thread",
+        "valkey_release_stage", "valkey_version", "version",
+    }
+)  # fmt: skip
 _SECRET_KEYS = frozenset({"password"})
 _SCHEMES = {
     "redis": "redis",
@@ -108,7 +118,6 @@ class Tls:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    server_name: str | None = None
     skip_verify: bool = False
 
 
@@ -690,8 +699,8 @@ def _labels(table: _Table, where: _Where) -> tuple[tuple[str, str], ...]:
 def _label(name: str, value: object, where: _Where) -> tuple[str, str]:
     if not _LABEL_RE.fullmatch(name):
         raise ConfigError(where.msg("labels", f"{name!r} is not a valid label name"))
-    if name == "addr" or name.startswith("__"):
-        raise ConfigError(where.msg("labels", f"{name!r} is reserved"))
+    if name in METRIC_LABELS or name.startswith("__"):
+        raise ConfigError(where.msg("labels", f"{name!r} is reserved: metrics use it already"))
     if not isinstance(value, str):
         raise ConfigError(_type_msg(where, f"labels.{name}", "a string", value))
     return name, value
@@ -710,7 +719,6 @@ def _tls(table: _Table, where: _Where, base: Path, addr: _Addr) -> Tls | None:
         ca_file=_tls_file(table, "tls_ca_file", where, base),
         cert_file=cert,
         key_file=key,
-        server_name=_get_str(table, "tls_server_name", where),
         skip_verify=_get_bool(table, "tls_skip_verify", where) or False,
     )
 
