@@ -1,0 +1,102 @@
+"""Fixtures that start real Redis, Valkey and node_exporter processes and always stop them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+from servers import KINDS, NodeExporter, RedisServer, ServerKind, binary_for, populate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+
+def _missing_binary(kind: ServerKind) -> NoReturn:
+    # On CI a missing server is a broken setup, not a reason to test less.
+    message = f"no {kind.name} binary here; install {kind.installed_by}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", params=KINDS, ids=[kind.name for kind in KINDS])
+def server_kind(request: pytest.FixtureRequest) -> ServerKind:
+    """Return each server version under test in turn; skip it if absent (fail it on CI)."""
+    kind: ServerKind = request.param
+    if binary_for(kind) is None:
+        _missing_binary(kind)
+    return kind
+
+
+@pytest.fixture(scope="session")
+def server(
+    server_kind: ServerKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisServer]:
+    """Yield a populated server of each kind, shared by the session: tests only read it."""
+    with RedisServer.start(server_kind, tmp_path_factory.mktemp(server_kind.name)) as started:
+        populate(started.client())
+        yield started
+
+
+@pytest.fixture(scope="session")
+def replica_pair(
+    server_kind: ServerKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RedisServer, RedisServer]]:
+    """Yield a populated primary of each kind and a replica whose link to it is up."""
+    workdir = tmp_path_factory.mktemp(f"{server_kind.name}-pair")
+    with RedisServer.start(server_kind, workdir / "primary") as primary:
+        populate(primary.client())
+        with RedisServer.start(server_kind, workdir / "replica", replica_of=primary) as replica:
+            yield primary, replica
+
+
+@pytest.fixture
+def server_factory(
+    server_kind: ServerKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., RedisServer]]:
+    """Yield a starter of empty servers of each kind (RedisServer.start's options); stops all."""
+    with contextlib.ExitStack() as running:
+
+        def start(
+            *,
+            extra_args: Sequence[str] = (),
+            replica_of: RedisServer | None = None,
+            password: str | None = None,
+            unixsocket: bool = False,
+        ) -> RedisServer:
+            server = RedisServer.start(
+                server_kind,
+                tmp_path_factory.mktemp(server_kind.name),
+                extra_args=extra_args,
+                replica_of=replica_of,
+                password=password,
+                unixsocket=unixsocket,
+            )
+            return running.enter_context(server)
+
+        yield start
+
+
+@pytest.fixture
+def node_exporter_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[Path], NodeExporter]]:
+    """Yield a starter of node_exporters reading a given textfile directory; stops all."""
+    with contextlib.ExitStack() as running:
+
+        def start(textfile_dir: Path) -> NodeExporter:
+            workdir = tmp_path_factory.mktemp("node_exporter")
+            return running.enter_context(NodeExporter.start(textfile_dir, workdir))
+
+        yield start
+
+
+@pytest.fixture
+def textfile_dir(tmp_path: Path) -> Path:
+    """Return a fresh, empty textfile directory."""
+    directory = tmp_path / "textfile"
+    directory.mkdir()
+    return directory

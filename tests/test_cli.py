@@ -1,0 +1,139 @@
+"""The command line's contract: exit codes, one-line errors on stderr, never a traceback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from runner import clean_env, textfile_redis
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+BAD_CONFIGS = {
+    "unknown_key": ('textfile_dir = "{dir}"\nintervall = 5\n', "intervall"),
+    "wrong_type": ('textfile_dir = "{dir}"\ninterval = "often"\n', "interval"),
+    "timeout_not_below_interval": (
+        'textfile_dir = "{dir}"\ninterval = 5\ntimeout = 5\n[[target]]\naddr = "h:1"\n',
+        "timeout",
+    ),
+    "bad_url": ('textfile_dir = "{dir}"\n[[target]]\naddr = "http://h:1"\n', "addr"),
+    "bad_port": ('textfile_dir = "{dir}"\n[[target]]\naddr = "redis://h:99999"\n', "addr"),
+    "duplicate_name": (
+        (
+            'textfile_dir = "{dir}"\n[[target]]\nname = "a"\naddr = "h:1"\n'
+            '[[target]]\nname = "a"\naddr = "h:2"\n'
+        ),
+        "name",
+    ),
+    "unreadable_password_file": (
+        'textfile_dir = "{dir}"\n[[target]]\naddr = "h:1"\npassword_file = "/no/such/file"\n',
+        "password_file",
+    ),
+    "textfile_dir_missing": (
+        'textfile_dir = "/no/such/dir"\n[[target]]\naddr = "h:1"\n',
+        "textfile_dir",
+    ),
+    "invalid_toml": ("textfile_dir = \n", "invalid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+@pytest.mark.parametrize("command", ["once", "check", "run"])
+def test_bad_config_exits_78_with_one_line_naming_file_and_key(
+    tmp_path: Path, case: str, command: str
+) -> None:
+    """Every kind of bad configuration gives exit 78 and one stderr line naming file and key."""
+    text, key = BAD_CONFIGS[case]
+    path = tmp_path / "config.toml"
+    path.write_text(text.format(dir=tmp_path))
+    result = textfile_redis(command, "--config", str(path))
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0]
+    assert key in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_password_on_the_command_line_is_refused_without_echo(tmp_path: Path) -> None:
+    """A password in --redis-addr is refused (exit 78) and never repeated in the message."""
+    result = textfile_redis(
+        "once", "--redis-addr", "redis://:hunter2@127.0.0.1:1", "--textfile-dir", str(tmp_path)
+    )
+    assert result.returncode == 78
+    assert "hunter2" not in result.stderr
+    assert "REDIS_PASSWORD" in result.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    """An unknown option or a missing command is a usage error: exit 2."""
+    assert textfile_redis("once", "--no-such-option").returncode == 2
+    assert textfile_redis().returncode == 2
+    assert (
+        textfile_redis("once", "--interval", "-1", "--textfile-dir", str(tmp_path)).returncode == 2
+    )
+
+
+def test_check_validates_without_connecting(tmp_path: Path) -> None:
+    """`check` accepts a valid configuration even when its server is down, exit 0."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "127.0.0.1:1"\n')
+    result = textfile_redis("check", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "1 target" in result.stdout
+
+
+def test_check_connect_reports_each_target(tmp_path: Path) -> None:
+    """`check --connect` tries every target and exits 1 naming the one that is down."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'textfile_dir = "{tmp_path}"\ntimeout = 1\n'
+        '[[target]]\nname = "down"\naddr = "127.0.0.1:1"\n'
+    )
+    result = textfile_redis("check", "--connect", "--config", str(path))
+    assert result.returncode == 1
+    assert "target down" in result.stdout
+    assert "Connection refused" in result.stdout
+
+
+def test_cleanup_removes_only_this_configurations_files(tmp_path: Path) -> None:
+    """`cleanup` removes the files this configuration wrote and nothing else."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'textfile_dir = "{tmp_path}"\n[[target]]\nname = "down"\naddr = "127.0.0.1:1"\n'
+    )
+    assert textfile_redis("once", "--config", str(path)).returncode == 1
+    (tmp_path / "node.prom").write_text("node_x 1\n")
+    (tmp_path / "redis_other.prom").write_text("# textfile-redis owner=ffffffffffff target=x\n")
+    result = textfile_redis("cleanup", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.prom")) == ["node.prom", "redis_other.prom"]
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    """--log-format json writes parseable lines with level and message."""
+    import json  # noqa: PLC0415 - only this test parses JSON
+
+    result = textfile_redis(
+        "once",
+        "--log-format",
+        "json",
+        "--redis-addr",
+        "127.0.0.1:1",
+        "--textfile-dir",
+        str(tmp_path),
+        env=clean_env(),
+    )
+    assert result.returncode == 1
+    entries = [json.loads(line) for line in result.stderr.splitlines()]
+    assert entries
+    assert entries[-1]["level"] == "error"
+    assert "Connection refused" in entries[-1]["msg"]
+
+
+def test_version_and_module_entry_point() -> None:
+    """`python -m textfile_redis --version` prints the version and exits 0."""
+    result = textfile_redis("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("textfile-redis ")
