@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
-from servers import KINDS, NodeExporter, RedisServer, ServerKind, binary_for, populate
+from servers import KINDS, NodeExporter, RedisServer, ServerKind, binary_for, kind_named, populate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -24,8 +24,12 @@ def _missing_binary(kind: ServerKind) -> NoReturn:
 
 @pytest.fixture(scope="session", params=KINDS, ids=[kind.name for kind in KINDS])
 def server_kind(request: pytest.FixtureRequest) -> ServerKind:
-    """Return each server version under test in turn; skip it if absent (fail it on CI)."""
-    kind: ServerKind = request.param
+    """Return each server version under test in turn; skip it if absent (fail it on CI).
+
+    A test may narrow the versions with `@pytest.mark.parametrize("server_kind", ["redis-7.0"],
+    indirect=True)`.
+    """
+    kind = kind_named(request.param) if isinstance(request.param, str) else request.param
     if binary_for(kind) is None:
         _missing_binary(kind)
     return kind

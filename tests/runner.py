@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 # redis_exporter's variables, which the product reads: a developer's shell must not leak them in.
@@ -45,3 +46,56 @@ def write_config(path: Path, textfile_dir: Path, targets: list[dict[str, str]], 
         lines += [f'{key} = "{value}"' for key, value in target.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+class RunningDaemon:
+    """`textfile-redis run` in a child process, its stderr kept in a file for assertions."""
+
+    def __init__(
+        self,
+        config: Path,
+        log_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        argv_prefix: Sequence[str] = (),
+    ) -> None:
+        self.log_path = log_path
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    *argv_prefix,
+                    sys.executable,
+                    "-m",
+                    "textfile_redis",
+                    "run",
+                    "--config",
+                    str(config),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env if env is not None else clean_env(),
+            )
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.process.pid
+
+    def log(self) -> str:
+        """Everything the daemon logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def send(self, signum: int) -> None:
+        """Send a signal to the daemon."""
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the daemon to exit; its exit status."""
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the daemon if it still runs, and reap it (for test teardown)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "textfile_redis"
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "__init__": (set(), set()),
     "__main__": ({"cli"}, set()),
-    "cli": ({"__init__", "config", "cycle", "daemon", "scrape"}, set()),
+    "cli": ({"__init__", "config", "cycle", "daemon", "notify", "scrape"}, set()),
     "daemon": ({"config", "cycle", "textfile", "watch", "notify"}, set()),
     "cycle": ({"config", "scrape", "textfile", "translate"}, set()),
     "config": (set(), set()),

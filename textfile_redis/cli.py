@@ -15,6 +15,7 @@ from . import __version__
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
 from .cycle import Collector
 from .daemon import Daemon, remove_owned
+from .notify import Notifier
 from .scrape import Scraper
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def _run(config: Config, _args: argparse.Namespace, overrides: Overrides) -> int
         config.textfile_dir,
         config.interval,
     )
-    return Daemon(config, lambda: load_config(overrides, os.environ)).run()
+    notifier = Notifier(os.environ)
+    return Daemon(config, lambda: load_config(overrides, os.environ), notifier).run()
 
 
 def _once(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:

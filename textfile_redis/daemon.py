@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import os
 import queue
 import signal
 import time
 from typing import TYPE_CHECKING
 
-from .config import ConfigError
+from .config import ConfigError, config_paths
 from .cycle import Collector, TargetReport
 from .textfile import owned_files, remove_files, temp_files
+from .watch import ConfigWatcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -20,18 +22,21 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from .config import Config, Target
+    from .notify import Notifier
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 STOP_WRITERS_TIMEOUT = 0.5  # seconds a writer in mid-write may take before stop goes on
+RELOAD_SETTLE = 0.2  # seconds of quiet after a config file event: Ansible writes in bursts
 
 
 class Event(enum.Enum):
     """What the loop can be woken for, besides a target's report."""
 
     STOP = "stop"
-    RELOAD = "reload"
+    RELOAD = "reload"  # SIGHUP: reload now
+    CONFIG_CHANGED = "config changed"  # a file event: reload once the burst has settled
 
 
 def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
@@ -44,12 +49,20 @@ def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
 class Daemon:
     """Runs cycles until a signal stops it; the only place that owns the textfiles' lifetime."""
 
-    def __init__(self, config: Config, load_config: Callable[[], Config]) -> None:
+    def __init__(
+        self, config: Config, load_config: Callable[[], Config], notifier: Notifier
+    ) -> None:
         self.config = config
         self._load_config = load_config
+        self._notifier = notifier
         self._events: queue.SimpleQueue[Event | TargetReport] = queue.SimpleQueue()
         self._collector = Collector(config)
+        self._watcher = ConfigWatcher(
+            *config_paths(config.config_path), lambda: self.post(Event.CONFIG_CHANGED)
+        )
+        self._cycle = _CycleBook()
         self._failing: dict[str, bool] = {}
+        self._reload_due = math.inf
         self._stopping = False
 
     def post(self, event: Event) -> None:
@@ -60,21 +73,33 @@ class Daemon:
         """Loop until STOP; returns the exit code."""
         self._install_signal_handlers()
         self._remove_leftovers()
+        self._warn_if_watchdog_too_short()
+        self._watcher.start()
+        try:
+            return self._loop()
+        finally:
+            self._watcher.stop()
+
+    def _loop(self) -> int:
         next_cycle = time.monotonic()
         while True:
-            event = self._wait(next_cycle)
-            if event is None:
-                self._collector.start_cycle(self._events.put)
-                next_cycle = _next_tick(next_cycle, self.config.interval, time.monotonic())
-            elif event is Event.STOP:
+            event = self._wait(min(next_cycle, self._reload_due))
+            if event is Event.STOP:
                 return self._stop()
-            elif event is Event.RELOAD:
+            if event is Event.RELOAD:
                 self._reload()
-            else:
+            elif event is Event.CONFIG_CHANGED:
+                self._reload_due = min(self._reload_due, time.monotonic() + RELOAD_SETTLE)
+            elif isinstance(event, TargetReport):
                 self._note(event)
+            if time.monotonic() >= self._reload_due:
+                self._reload()
+            if time.monotonic() >= next_cycle:
+                self._start_cycle()
+                next_cycle = _next_tick(next_cycle, self.config.interval, time.monotonic())
 
     def _wait(self, deadline: float) -> Event | TargetReport | None:
-        """The next event, or None when the next cycle is due first."""
+        """The next event, or None when the deadline comes first."""
         try:
             return self._events.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -99,8 +124,53 @@ class Daemon:
         for path in removed:
             log.info("removed leftover %s", path)
 
+    def _warn_if_watchdog_too_short(self) -> None:
+        watchdog = self._notifier.watchdog_seconds
+        if watchdog is not None and watchdog < 2 * self.config.interval:
+            log.warning(
+                "WatchdogSec=%gs is shorter than two intervals (%gs): expect watchdog restarts",
+                watchdog,
+                2 * self.config.interval,
+            )
+
+    def _start_cycle(self) -> None:
+        started = self._collector.start_cycle(self._events.put)
+        self._cycle.begin(started)
+
+    def _note(self, report: TargetReport) -> None:
+        if report.target.name not in {t.name for t in self.config.targets}:
+            return  # a target retired by a reload while it was being collected
+        self._log_state_change(report)
+        if self._cycle.record(report):
+            self._cycle_complete()
+
+    def _log_state_change(self, report: TargetReport) -> None:
+        """Log a target's state only when it changes, not on every cycle."""
+        name = report.target.name
+        was_failing = self._failing.get(name)
+        self._failing[name] = not report.ok
+        if not report.ok and was_failing is not True:
+            log.warning("%s", report.describe())
+        elif report.ok and was_failing is True:
+            log.info("target %s recovered", name)
+
+    def _cycle_complete(self) -> None:
+        up = sum(not failing for failing in self._failing.values())
+        status = (
+            f"{up}/{len(self.config.targets)} targets up; last cycle "
+            f"{self._cycle.duration * 1000:.0f} ms"
+        )
+        if not self._cycle.announced_ready:
+            self._notifier.ready(status)
+            self._cycle.announced_ready = True
+        else:
+            self._notifier.status(status)
+        if self._cycle.files_written:
+            self._notifier.watchdog()
+
     def _stop(self) -> int:
         self._stopping = True
+        self._notifier.stopping()
         if not self._collector.stop(STOP_WRITERS_TIMEOUT):
             log.warning("a file write outlasted %.1fs while stopping", STOP_WRITERS_TIMEOUT)
         removed = remove_owned(self.config)
@@ -108,6 +178,7 @@ class Daemon:
         return EXIT_OK
 
     def _reload(self) -> None:
+        self._reload_due = math.inf
         try:
             new_config = self._load_config()
         except ConfigError as exc:
@@ -117,29 +188,52 @@ class Daemon:
         retired = self._collector.reconfigure(new_config, STOP_WRITERS_TIMEOUT)
         self.config = new_config
         remove_files(old_config.textfile_dir / t.filename for t in retired)
+        self._cycle.forget(t.name for t in retired)
+        for target in retired:
+            self._failing.pop(target.name, None)
         self._log_reload(old_config, retired)
-        self._collector.start_cycle(self._events.put)  # new targets get their files at once
+        self._start_cycle()  # new targets get their files at once
 
     def _log_reload(self, old: Config, retired: list[Target]) -> None:
         old_names = {t.name for t in old.targets}
-        added = [t.name for t in self.config.targets if t.name not in old_names]
-        gone = [t.name for t in retired if t.name not in {n.name for n in self.config.targets}]
+        new_names = {t.name for t in self.config.targets}
         log.info(
-            "reloaded: %d target(s), added %s, removed %s",
-            len(self.config.targets),
-            added or "none",
-            gone or "none",
+            "reloaded: %d target(s); added: %s; removed: %s",
+            len(new_names),
+            ", ".join(sorted(new_names - old_names)) or "none",
+            ", ".join(sorted({t.name for t in retired} - new_names)) or "none",
         )
 
-    def _note(self, report: TargetReport) -> None:
-        """Log a target's state only when it changes, not on every cycle."""
-        name = report.target.name
-        was_failing = self._failing.get(name)
-        self._failing[name] = not report.ok
-        if not report.ok and was_failing is not True:
-            log.warning("%s", report.describe())
-        elif report.ok and was_failing is True:
-            log.info("target %s recovered", name)
+
+class _CycleBook:
+    """Which targets the current cycle still waits for, and whether all its files were written."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.files_written = True
+        self.started = time.monotonic()
+        self.duration = 0.0
+        self.announced_ready = False
+
+    def begin(self, names: Iterable[str]) -> None:
+        if not self.pending:
+            self.files_written = True
+            self.started = time.monotonic()
+        self.pending.update(names)
+
+    def record(self, report: TargetReport) -> bool:
+        """Note a report; True when it completed the cycle."""
+        if report.target.name not in self.pending:
+            return False
+        self.pending.discard(report.target.name)
+        self.files_written &= report.write_error is None
+        if self.pending:
+            return False
+        self.duration = time.monotonic() - self.started
+        return True
+
+    def forget(self, names: Iterable[str]) -> None:
+        self.pending.difference_update(names)
 
 
 def _next_tick(previous: float, interval: float, now: float) -> float:

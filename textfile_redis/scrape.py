@@ -15,6 +15,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .config import Target
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,11 @@ COMMANDLOG: dict[str, tuple[str, ...]] = {
     "commandlog_large_request": ("COMMANDLOG", "LEN", "large-request"),
     "commandlog_large_reply": ("COMMANDLOG", "LEN", "large-reply"),
 }
+
+# After a failure, connecting again waits 1 s, then 2, 4, ... up to 30 s: a server that is down
+# or restarting is not hammered, while each cycle still writes its file (redis_up 0) at once.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
 
 _VERSION_RE = re.compile(r"^(redis|valkey)_version:(\d+)\.(\d+)", re.MULTILINE)
 
@@ -69,22 +76,37 @@ class ServerFeatures:
 class Scraper:
     """Scrapes one target over one kept-open connection; reconnects after a failure."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, clock: Callable[[], float] = time.monotonic) -> None:
         self.target = target
+        self._clock = clock
         self._client: redis.Redis | None = None
         self._features: ServerFeatures | None = None
         self._refused: dict[str, str] = {}
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_error = ""
 
     def scrape(self) -> ScrapeResult:
         """Run one cycle's commands; never raises for server or network trouble."""
-        started = time.monotonic()
+        started = self._clock()
+        if self._client is None and started < self._retry_at:
+            wait = self._retry_at - started
+            return ScrapeResult(error=f"{self._last_error} (next attempt in {wait:.0f}s)")
         try:
             replies, refused = self._scrape_once()
         except (redis.RedisError, OSError, ValueError) as exc:
-            self.close()
-            return ScrapeResult(error=_describe(exc), duration=time.monotonic() - started)
+            self._note_failure(_describe(exc))
+            return ScrapeResult(error=self._last_error, duration=self._clock() - started)
+        self._failures = 0
         error = refused.get("info")
-        return ScrapeResult(replies, refused, error, time.monotonic() - started)
+        return ScrapeResult(replies, refused, error, self._clock() - started)
+
+    def _note_failure(self, error: str) -> None:
+        self.close()
+        self._failures += 1
+        backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
+        self._retry_at = self._clock() + backoff
+        self._last_error = error
 
     def close(self) -> None:
         """Drop the connection; the next scrape connects afresh and re-learns the server."""

@@ -1,0 +1,111 @@
+"""The Scraper against real servers: reuse, no error pollution, refusals, timeouts, backoff."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from servers import free_port
+
+from textfile_redis.config import Secret, Target
+from textfile_redis.scrape import BACKOFF_MAX, Scraper
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from servers import RedisServer
+
+
+def _target(addr: str, timeout: float = 2.0, **options: object) -> Target:
+    return Target(name="t", addr=addr, timeout=timeout, **options)  # type: ignore[arg-type]
+
+
+def _info(server: RedisServer, section: str) -> dict[str, object]:
+    return dict(server.client().info(section))
+
+
+def test_scraping_never_adds_to_the_servers_error_counts(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """Version-gated commands are only sent to servers that know them: no error replies, ever."""
+    server = server_factory()
+    scraper = Scraper(_target(server.addr))
+    for _ in range(3):
+        assert scraper.scrape().error is None
+    scraper.close()
+    assert _info(server, "stats")["total_error_replies"] == 0
+
+
+def test_steady_state_reuses_the_connection_and_sends_a_fixed_set(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """After the first cycle, scrapes reuse their connection and send the same few commands."""
+    server = server_factory()
+    admin = server.client()
+    scraper = Scraper(_target(server.addr))
+    scraper.scrape()
+    before = admin.info("stats")
+    cycles = 5
+    for _ in range(cycles):
+        assert scraper.scrape().error is None
+    after = admin.info("stats")
+    scraper.close()
+    assert after["total_connections_received"] == before["total_connections_received"]
+    commands = after["total_commands_processed"] - before["total_commands_processed"] - 1
+    # INFO, CONFIG GET, SLOWLOG LEN and GET, LATENCY LATEST; LATENCY HISTOGRAM from Redis 7;
+    # three COMMANDLOG LEN on Valkey 8.1 and newer.
+    expected = {"redis-6.2": 5, "redis-7.0": 6, "valkey-8.1": 9, "valkey-9.1": 9}
+    assert commands == cycles * expected[server.kind.name]
+
+
+def test_refused_command_is_sent_once_per_connection(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """An ACL refusal is remembered: CONFIG is refused once, then no longer sent."""
+    server = server_factory()
+    server.client().execute_command(  # type: ignore[no-untyped-call]
+        "ACL", "SETUSER", "monitor", "on", ">pw", "+@all", "-config", "~*"
+    )
+    target = _target(server.addr, username="monitor", password=Secret("pw"))
+    scraper = Scraper(target)
+    results = [scraper.scrape() for _ in range(3)]
+    scraper.close()
+    assert all("config" in result.refused for result in results)
+    assert all("config" not in result.replies for result in results)
+    assert _info(server, "errorstats")["errorstat_NOPERM"] == {"count": 1}
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
+def test_frozen_server_times_out_within_the_deadline(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """A server that accepts but never answers costs one timeout, not a hang."""
+    server = server_factory()
+    server.freeze()
+    try:
+        started = time.monotonic()
+        result = Scraper(_target(server.addr, timeout=0.3)).scrape()
+        elapsed = time.monotonic() - started
+    finally:
+        server.thaw()
+    assert result.error is not None
+    assert "Timeout" in result.error
+    assert elapsed < 1.0
+
+
+def test_failures_back_off_without_blocking_and_recover() -> None:
+    """After failures the next connect waits 1, 2, 4 ... s (capped); skipped cycles fail at once."""
+    now = [1000.0]
+    scraper = Scraper(_target(f"redis://127.0.0.1:{free_port()}"), clock=lambda: now[0])
+    first = scraper.scrape()
+    assert first.error is not None
+    assert "Connection refused" in first.error
+    skipped = scraper.scrape()  # within the first second: no connect attempt at all
+    assert skipped.error is not None
+    assert "next attempt in 1s" in skipped.error
+    assert skipped.duration == 0
+    for expected in (2, 4, 8, 16, BACKOFF_MAX, BACKOFF_MAX):
+        now[0] += BACKOFF_MAX  # past any backoff: the scraper tries again, and fails again
+        scraper.scrape()
+        assert f"next attempt in {expected:.0f}s" in (scraper.scrape().error or "")
