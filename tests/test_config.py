@@ -515,6 +515,28 @@ def test_password_file_loses_exactly_one_trailing_newline(tmp_path: Path) -> Non
     assert only_target(load(path)).password == Secret(f" {CANARY}\n")
 
 
+def test_password_credential_reads_systemds_credentials_directory(tmp_path: Path) -> None:
+    """password_credential names a LoadCredential= file under $CREDENTIALS_DIRECTORY."""
+    path = write_config(tmp_path, '[[target]]\naddr = "h"\npassword_credential = "cache"\n')
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "cache").write_text(f"{CANARY}\n")
+
+    target = only_target(load(path, {"CREDENTIALS_DIRECTORY": str(credentials)}))
+
+    assert target.password == Secret(CANARY)
+
+
+def test_password_credential_without_systemd_is_a_clear_error(tmp_path: Path) -> None:
+    """Outside systemd (no CREDENTIALS_DIRECTORY) password_credential says what it needs."""
+    path = write_config(tmp_path, '[[target]]\naddr = "h"\npassword_credential = "cache"\n')
+
+    message = load_error(path)
+
+    assert "target[1].password_credential" in message
+    assert "LoadCredential" in message
+
+
 @pytest.mark.parametrize(
     ("top", "body", "key"),
     [

@@ -40,6 +40,7 @@ _TARGET_KEYS = (
     "username",
     "password",
     "password_file",
+    "password_credential",
     "timeout",
     "labels",
     "config_command",
@@ -168,7 +169,7 @@ def load_config(overrides: Overrides, environ: Mapping[str, str]) -> Config:
     """Load and validate the configuration; raise ConfigError naming file and key."""
     main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
     main = _read_main(main_path, explicit=overrides.config_path is not None)
-    settings = _settings(main, main_path, overrides)
+    settings = _settings(main, main_path, overrides, environ)
     targets = _command_line_targets(overrides, environ, settings)
     if targets is None:
         targets = _file_targets(main, main_path, settings)
@@ -396,9 +397,12 @@ class _Settings:
     interval: float
     timeout: float
     config_command: str
+    credentials_dir: str | None  # systemd's $CREDENTIALS_DIRECTORY, for LoadCredential=
 
 
-def _settings(main: _Table, main_path: Path, overrides: Overrides) -> _Settings:
+def _settings(
+    main: _Table, main_path: Path, overrides: Overrides, environ: Mapping[str, str]
+) -> _Settings:
     where = _Where(str(main_path))
     _check_keys(main, _TOP_KEYS, where)
     textfile_dir, origin = _textfile_dir(main, where, main_path.parent, overrides.textfile_dir)
@@ -409,6 +413,7 @@ def _settings(main: _Table, main_path: Path, overrides: Overrides) -> _Settings:
         interval=interval,
         timeout=_timeout(main, where, interval),
         config_command=_get_command(main, where, DEFAULT_CONFIG_COMMAND),
+        credentials_dir=environ.get("CREDENTIALS_DIRECTORY") or None,
     )
 
 
@@ -637,7 +642,7 @@ def _file_target(table: _Table, where: _Where, base: Path, settings: _Settings) 
         addr=addr.url,
         timeout=_target_timeout(table, where, settings),
         username=_username(table, where, addr),
-        password=_file_password(table, where, base, addr),
+        password=_file_password(table, where, base, addr, settings.credentials_dir),
         labels=_labels(table, where),
         tls=_tls(table, where, base, addr),
         config_command=_get_command(table, where, settings.config_command),
@@ -677,17 +682,40 @@ def _username(table: _Table, where: _Where, addr: _Addr) -> str | None:
     return username or addr.username
 
 
-def _file_password(table: _Table, where: _Where, base: Path, addr: _Addr) -> Secret | None:
+def _file_password(
+    table: _Table, where: _Where, base: Path, addr: _Addr, credentials_dir: str | None
+) -> Secret | None:
     password = _get_str(table, "password", where) or None
     path = _get_path(table, "password_file", where, base)
-    sources = (("password", password), ("password_file", path), ("addr", addr.password))
+    credential = _credential_path(table, where, credentials_dir)
+    sources = (
+        ("password", password),
+        ("password_file", path),
+        ("password_credential", credential),
+        ("addr", addr.password),
+    )
     given = [key for key, value in sources if value is not None]
     if len(given) > 1:
         raise ConfigError(where.msg(given[1], f"conflicts with {given[0]}; give the password once"))
     if path is not None:
         return Secret(_read_secret(path, where, "password_file"))
+    if credential is not None:
+        return Secret(_read_secret(credential, where, "password_credential"))
     value = password or addr.password
     return Secret(value) if value else None
+
+
+def _credential_path(table: _Table, where: _Where, credentials_dir: str | None) -> Path | None:
+    """A systemd credential (LoadCredential=NAME:/path) by name, under $CREDENTIALS_DIRECTORY."""
+    name = _get_str(table, "password_credential", where)
+    if name is None:
+        return None
+    if not _NAME_RE.fullmatch(name):
+        raise ConfigError(where.msg("password_credential", f"{name!r} is not a credential name"))
+    if credentials_dir is None:
+        msg = "needs systemd's LoadCredential= (CREDENTIALS_DIRECTORY is not set)"
+        raise ConfigError(where.msg("password_credential", msg))
+    return Path(credentials_dir) / name
 
 
 def _labels(table: _Table, where: _Where) -> tuple[tuple[str, str], ...]:
