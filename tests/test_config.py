@@ -13,6 +13,8 @@ from textfile_redis import config
 from textfile_redis.config import (
     Config,
     ConfigError,
+    KeyPattern,
+    LuaScript,
     Overrides,
     Secret,
     Target,
@@ -375,18 +377,72 @@ def test_unknown_target_key_names_the_target(tmp_path: Path) -> None:
     assert load_error(path) == f"{path}: target[1]: unknown key 'label'; did you mean 'labels'?"
 
 
-def test_opt_in_target_key_is_not_supported_yet(tmp_path: Path) -> None:
-    """A DESIGN.md opt-in key in a target fails as not supported yet rather than unknown."""
-    path = install(tmp_path, "bad/opt_in_key.toml")
+def test_opt_in_families_parse_with_redis_exporters_syntax(tmp_path: Path) -> None:
+    """check_keys and friends take redis_exporter's db=pattern strings; lua scripts are read."""
+    path = write_config(
+        tmp_path,
+        ONE_TARGET
+        + 'check_keys = ["db3=session:*", "user:%3Dodd"]\n'
+        + 'count_keys = ["db1=queue:*"]\n'
+        + 'check_key_groups = ["^(.*)_[^_]+$"]\n'
+        + "max_distinct_key_groups = 5\n"
+        + "scan_budget = 0.5\n"
+        + 'lua_scripts = ["queue.lua"]\n'
+        + "export_client_list = true\n",
+    )
+    (path.parent / "queue.lua").write_text("return {'depth', '3'}\n")
 
-    assert load_error(path) == f"{path}: target[1].check_keys: not supported yet by this version"
+    options = only_target(load(path)).options
+
+    assert options.check_keys == (KeyPattern(3, "session:*"), KeyPattern(0, "user:=odd"))
+    assert options.count_keys == (KeyPattern(1, "queue:*"),)
+    assert options.check_key_groups == ("^(.*)_[^_]+$",)
+    assert options.max_distinct_key_groups == 5
+    assert options.scan_budget == 0.5
+    assert options.lua_scripts == (LuaScript(path.parent / "queue.lua", "return {'depth', '3'}\n"),)
+    assert options.export_client_list is True
+    assert options.include_config_metrics is False
+    assert options.check_keys_batch_size == 1000
 
 
-def test_opt_in_top_level_key_is_not_supported_yet(tmp_path: Path) -> None:
-    """A DESIGN.md opt-in key at the top level fails as not supported yet."""
-    path = write_config(tmp_path, ONE_TARGET, top="include_config_metrics = true\n")
+def test_top_level_opt_ins_are_every_targets_default(tmp_path: Path) -> None:
+    """A family set at the top level applies to every target unless the target says otherwise."""
+    path = write_config(
+        tmp_path,
+        '[[target]]\naddr = "h:1"\n[[target]]\naddr = "h:2"\ninclude_config_metrics = false\n',
+        top='textfile_dir = "textfile"\ninclude_config_metrics = true\ncount_keys = ["q:*"]\n',
+    )
 
-    assert load_error(path) == f"{path}: include_config_metrics: not supported yet by this version"
+    first, second = load(path).targets
+
+    assert first.options.include_config_metrics is True
+    assert second.options.include_config_metrics is False
+    assert second.options.count_keys == (KeyPattern(0, "q:*"),)
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        ('check_keys = "db0=a"', "check_keys", "expected a list of strings"),
+        ('check_keys = ["a=b=c"]', "check_keys", "is not db=pattern"),
+        ('check_keys = ["dbx=a"]', "check_keys", "is not a database"),
+        ('count_keys = ["db0="]', "count_keys", "has no key or pattern"),
+        ('check_key_groups = [""]', "check_key_groups", "holds an empty string"),
+        ("max_distinct_key_groups = 0", "max_distinct_key_groups", "greater than 0"),
+        ("check_keys_batch_size = 1.5", "check_keys_batch_size", "whole number"),
+        ("scan_budget = 20", "scan_budget", "must be less than interval"),
+        ('lua_scripts = ["missing.lua"]', "lua_scripts", "missing.lua"),
+        ('export_client_list = "yes"', "export_client_list", "true or false"),
+    ],
+)
+def test_bad_opt_in_values_name_the_key(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    """Each malformed opt-in value is refused with the target, the key and the problem."""
+    path = write_config(tmp_path, ONE_TARGET + line + "\n")
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: target[1].{key}")
+    assert problem in message
 
 
 def test_wrong_type_names_the_target_index_and_the_value(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from textfile_redis.families import Families
 from textfile_redis.textfile import (
     Marker,
     owned_files,
@@ -20,7 +21,6 @@ from textfile_redis.textfile import (
     temp_files,
     write_atomic,
 )
-from textfile_redis.translate import Families
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -32,7 +33,30 @@ DEFAULT_PORT = 6379
 DEFAULT_CONFIG_COMMAND = "CONFIG"
 CONFD_NAME = "conf.d"
 
-_TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target")
+# redis_exporter's opt-in families; at the top level they are every target's default.
+_KEY_PATTERN_KEYS = (
+    "check_keys",
+    "check_single_keys",
+    "count_keys",
+    "check_streams",
+    "check_single_streams",
+)
+_BOOL_OPTION_KEYS = (
+    "export_client_list",
+    "export_client_port",
+    "include_config_metrics",
+    "include_system_metrics",
+)
+_OPTION_KEYS = (
+    *_KEY_PATTERN_KEYS,
+    *_BOOL_OPTION_KEYS,
+    "check_key_groups",
+    "max_distinct_key_groups",
+    "check_keys_batch_size",
+    "scan_budget",
+    "lua_scripts",
+)
+_TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target", *_OPTION_KEYS)
 _TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_skip_verify")
 _TARGET_KEYS = (
     "name",
@@ -45,34 +69,18 @@ _TARGET_KEYS = (
     "labels",
     "config_command",
     *_TLS_KEYS,
-)
-# DESIGN.md's opt-in families: named here so users get "not supported yet", not "unknown".
-_OPT_IN_KEYS = frozenset(
-    {
-        "check_keys",
-        "check_single_keys",
-        "count_keys",
-        "check_key_groups",
-        "max_distinct_key_groups",
-        "check_streams",
-        "check_single_streams",
-        "check_keys_batch_size",
-        "scan_budget",
-        "export_client_list",
-        "export_client_port",
-        "lua_scripts",
-        "include_config_metrics",
-        "include_system_metrics",
-    }
+    *_OPTION_KEYS,
 )
 # Label names the metrics carry themselves; a static label of the same name would clash.
 METRIC_LABELS = frozenset(
     {
-        "addr", "class", "cmd", "command", "db", "err", "event_name", "le", "limit",
-        "maxmemory_policy", "master_host", "master_port", "master_replid", "os", "process_id",
-        "quantile", "read_only", "redis_build_id", "redis_mode", "redis_version", "role",
-        "run_id", "slave_ip", "slave_port", "slave_state", "tcp_port", "thread",
-        "valkey_release_stage", "valkey_version", "version",
+        "addr", "class", "cmd", "command", "consumer", "db", "err", "event_name", "filename",
+        "flags", "group", "host", "id", "key", "key_group", "kind", "le", "limit",
+        "master_address", "master_host", "master_name", "master_port", "master_replid",
+        "master_status", "maxmemory_policy", "message", "name", "os", "pattern", "port",
+        "process_id", "quantile", "read_only", "redis_build_id", "redis_mode", "redis_version",
+        "resp", "role", "run_id", "slave_ip", "slave_port", "slave_state", "stream", "tcp_port",
+        "thread", "user", "val", "valkey_release_stage", "valkey_version", "value", "version",
     }
 )  # fmt: skip
 _SECRET_KEYS = frozenset({"password"})
@@ -123,6 +131,54 @@ class Tls:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPattern:
+    """A database and a key name or SCAN pattern, as redis_exporter writes them: db0=session:*."""
+
+    db: int
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class LuaScript:
+    """A user's Lua script whose name/value pairs become redis_script_values."""
+
+    path: Path
+    source: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """redis_exporter's opt-in families, named after its flags; all off by default."""
+
+    check_keys: tuple[KeyPattern, ...] = ()
+    check_single_keys: tuple[KeyPattern, ...] = ()
+    count_keys: tuple[KeyPattern, ...] = ()
+    check_key_groups: tuple[str, ...] = ()
+    max_distinct_key_groups: int = 100
+    check_streams: tuple[KeyPattern, ...] = ()
+    check_single_streams: tuple[KeyPattern, ...] = ()
+    check_keys_batch_size: int = 1000
+    scan_budget: float = 1.0
+    export_client_list: bool = False
+    export_client_port: bool = False
+    lua_scripts: tuple[LuaScript, ...] = ()
+    include_config_metrics: bool = False
+    include_system_metrics: bool = False
+
+    @property
+    def inspects_keys(self) -> bool:
+        """True when a cycle must look at keys or streams, beyond the one pipeline."""
+        return bool(
+            self.check_keys
+            or self.check_single_keys
+            or self.count_keys
+            or self.check_key_groups
+            or self.check_streams
+            or self.check_single_streams
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One Redis or Valkey server to scrape into one file."""
 
@@ -134,6 +190,7 @@ class Target:
     labels: tuple[tuple[str, str], ...] = ()
     tls: Tls | None = None
     config_command: str = DEFAULT_CONFIG_COMMAND
+    options: Options = Options()
     source: str = "<command line>"  # the file (or flag) that defined it, for messages
 
     @property
@@ -322,8 +379,6 @@ def _check_keys(table: _Table, known: Sequence[str], where: _Where) -> None:
     for key in table:
         if key in known:
             continue
-        if key in _OPT_IN_KEYS:
-            raise ConfigError(where.msg(key, "not supported yet by this version"))
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(where.msg("", f"unknown key {key!r}{hint}"))
@@ -385,6 +440,85 @@ def _check_below_interval(where: _Where, key: str, timeout: float, interval: flo
         raise ConfigError(where.msg(key, problem))
 
 
+# --- opt-in families -----------------------------------------------------------------------
+
+
+def _options(table: _Table, where: _Where, base: Path, settings: _Settings) -> Options:
+    return _parse_options(table, where, base, settings.options, settings.interval)
+
+
+def _parse_options(
+    table: _Table, where: _Where, base: Path, defaults: Options, interval: float
+) -> Options:
+    """The opt-in families a table sets, over the defaults it inherits."""
+    changes: dict[str, object] = {}
+    for key in _KEY_PATTERN_KEYS:
+        if key in table:
+            changes[key] = tuple(
+                _key_pattern(text, where, key) for text in _strings(table, key, where)
+            )
+    for key in _BOOL_OPTION_KEYS:
+        if key in table:
+            changes[key] = _get_bool(table, key, where)
+    if "check_key_groups" in table:
+        changes["check_key_groups"] = _strings(table, "check_key_groups", where)
+    for key in ("max_distinct_key_groups", "check_keys_batch_size"):
+        if key in table:
+            changes[key] = _positive_int(table, key, where)
+    if "scan_budget" in table:
+        changes["scan_budget"] = _scan_budget(table, where, interval)
+    if "lua_scripts" in table:
+        paths = _strings(table, "lua_scripts", where)
+        changes["lua_scripts"] = tuple(_lua_script(base / p, where) for p in paths)
+    return dataclasses.replace(defaults, **changes)  # type: ignore[arg-type]
+
+
+def _strings(table: _Table, key: str, where: _Where) -> tuple[str, ...]:
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(_type_msg(where, key, "a list of strings", value))
+    if any(not item.strip() for item in value):
+        raise ConfigError(where.msg(key, "holds an empty string"))
+    return tuple(value)
+
+
+def _key_pattern(text: str, where: _Where, key: str) -> KeyPattern:
+    """'db3=session:*' or 'session:*' (db0), the key URL-escaped where it holds '=' or ','."""
+    parts = text.split("=")
+    if len(parts) > 2:  # noqa: PLR2004 - db=key at most
+        raise ConfigError(where.msg(key, f"{text!r} is not db=pattern; write '=' in a key as %3D"))
+    db_text, pattern = (parts[0].strip(), parts[1]) if len(parts) == 2 else ("0", parts[0])  # noqa: PLR2004
+    db_text = db_text.removeprefix("db")
+    if not db_text.isdigit():
+        raise ConfigError(where.msg(key, f"{text!r}: {parts[0]!r} is not a database like db0"))
+    pattern = unquote(pattern.strip())
+    if not pattern:
+        raise ConfigError(where.msg(key, f"{text!r} has no key or pattern"))
+    return KeyPattern(int(db_text), pattern)
+
+
+def _positive_int(table: _Table, key: str, where: _Where) -> int:
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(_type_msg(where, key, "a whole number greater than 0", value))
+    return value
+
+
+def _scan_budget(table: _Table, where: _Where, interval: float) -> float:
+    budget = _get_seconds(table, "scan_budget", where)
+    assert budget is not None  # noqa: S101 - the caller checked the key is there
+    _check_below_interval(where, "scan_budget", budget, interval)
+    return budget
+
+
+def _lua_script(path: Path, where: _Where) -> LuaScript:
+    data = _read_bytes(path, where, "lua_scripts")
+    try:
+        return LuaScript(path, data.decode())
+    except UnicodeDecodeError:
+        raise ConfigError(where.msg("lua_scripts", f"{path} is not UTF-8 text")) from None
+
+
 # --- top-level settings --------------------------------------------------------------------
 
 
@@ -398,6 +532,7 @@ class _Settings:
     timeout: float
     config_command: str
     credentials_dir: str | None  # systemd's $CREDENTIALS_DIRECTORY, for LoadCredential=
+    options: Options  # the top level's opt-in families: every target's defaults
 
 
 def _settings(
@@ -414,6 +549,7 @@ def _settings(
         timeout=_timeout(main, where, interval),
         config_command=_get_command(main, where, DEFAULT_CONFIG_COMMAND),
         credentials_dir=environ.get("CREDENTIALS_DIRECTORY") or None,
+        options=_parse_options(main, where, main_path.parent, Options(), interval),
     )
 
 
@@ -646,6 +782,7 @@ def _file_target(table: _Table, where: _Where, base: Path, settings: _Settings) 
         labels=_labels(table, where),
         tls=_tls(table, where, base, addr),
         config_command=_get_command(table, where, settings.config_command),
+        options=_options(table, where, base, settings),
         source=where.source,
     )
 
@@ -841,6 +978,7 @@ def _command_line_target(
         username=addr.username or credentials.username,
         password=Secret(password) if password else None,
         config_command=settings.config_command,
+        options=settings.options,
         source=where.source,
     )
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .scrape import Scraper
 from .textfile import Marker, render, write_atomic
-from .translate import Outcome, translate
+from .translate import Extras, Outcome, translate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -175,6 +175,7 @@ class Collector:
             duration=result.duration,
             now=time.time(),
             labels=target.labels,
+            extras=_extras(target),
         )
         config = self.config
         data = render(translate(outcome), Marker(config.owner, target.name))
@@ -186,3 +187,13 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def _extras(target: Target) -> Extras:
+    options = target.options
+    return Extras(
+        include_config_metrics=options.include_config_metrics,
+        include_system_metrics=options.include_system_metrics,
+        export_client_port=options.export_client_port,
+        max_distinct_key_groups=options.max_distinct_key_groups,
+    )

@@ -248,6 +248,9 @@ INFO_COUNTERS: dict[str, str] = {
     "used_active_time_main_thread": "active_time_main_thread_seconds_total",
 }
 
+# INFO fields exported only with include_system_metrics, as redis_exporter does.
+SYSTEM_GAUGES: dict[str, str] = {"total_system_memory": "total_system_memory_bytes"}
+
 # HELP for the families that do not come from the tables above. Every file carries the same HELP
 # for a family: node_exporter refuses a family whose HELP differs between files.
 HELP: dict[str, str] = {

@@ -3,47 +3,44 @@
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.retry import Retry
 
+from .commands import (
+    INFO,
+    SCRIPT_PREFIX,
+    Command,
+    ServerFeatures,
+    cycle_commands,
+    sentinel_master_commands,
+)
+from .keyscan import KeyInspector, Refused
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from .config import Target
 
 log = logging.getLogger(__name__)
 
-# Every reply a cycle asks for, by the name translation knows it under. Commands that only newer
-# servers know are sent once INFO has shown the server has them: an unknown command would count
-# as an error reply in the user's own error metrics (errorstat_ERR) on every cycle.
-BASE_COMMANDS: dict[str, tuple[str, ...]] = {
-    "info": ("INFO", "ALL"),
-    "config": ("CONFIG", "GET", "*"),
-    "slowlog_len": ("SLOWLOG", "LEN"),
-    "slowlog_get": ("SLOWLOG", "GET", "1"),
-    "latency_latest": ("LATENCY", "LATEST"),
-}
-LATENCY_HISTOGRAM: dict[str, tuple[str, ...]] = {"latency_histogram": ("LATENCY", "HISTOGRAM")}
-COMMANDLOG: dict[str, tuple[str, ...]] = {
-    "commandlog_slow": ("COMMANDLOG", "LEN", "slow"),
-    "commandlog_large_request": ("COMMANDLOG", "LEN", "large-request"),
-    "commandlog_large_reply": ("COMMANDLOG", "LEN", "large-reply"),
-}
-
 # After a failure, connecting again waits 1 s, then 2, 4, ... up to 30 s: a server that is down
 # or restarting is not hammered, while each cycle still writes its file (redis_up 0) at once.
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
-
-_VERSION_RE = re.compile(r"^(redis|valkey)_version:(\d+)\.(\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,32 +53,19 @@ class ScrapeResult:
     duration: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class ServerFeatures:
-    """Version-dependent commands a server answers, learnt from its INFO."""
-
-    latency_histogram: bool = False
-    commandlog: bool = False
-
-    @classmethod
-    def from_info(cls, info: str) -> ServerFeatures:
-        """Read the redis_version and valkey_version fields of an INFO reply."""
-        versions = {m[1]: (int(m[2]), int(m[3])) for m in _VERSION_RE.finditer(info)}
-        return cls(
-            latency_histogram=versions.get("redis", (0, 0)) >= (7, 0),
-            commandlog=versions.get("valkey", (0, 0)) >= (8, 1),
-        )
-
-
 class Scraper:
     """Scrapes one target over one kept-open connection; reconnects after a failure."""
 
     def __init__(self, target: Target, clock: Callable[[], float] = time.monotonic) -> None:
         self.target = target
         self._clock = clock
-        self._client: redis.Redis | None = None
+        self._connection: AbstractConnection | None = None
         self._features: ServerFeatures | None = None
         self._refused: dict[str, str] = {}
+        self._sent: dict[str, Command] = {}  # what each reply name was asked with, for logs
+        self._script_errors: dict[str, str | None] = {}
+        options = target.options
+        self._inspector = KeyInspector(options, clock) if options.inspects_keys else None
         self._failures = 0
         self._retry_at = 0.0
         self._last_error = ""
@@ -89,7 +73,7 @@ class Scraper:
     def scrape(self) -> ScrapeResult:
         """Run one cycle's commands; never raises for server or network trouble."""
         started = self._clock()
-        if self._client is None and started < self._retry_at:
+        if self._connection is None and started < self._retry_at:
             wait = self._retry_at - started
             return ScrapeResult(error=f"{self._last_error} (next attempt in {wait:.0f}s)")
         try:
@@ -110,121 +94,174 @@ class Scraper:
 
     def close(self) -> None:
         """Drop the connection; the next scrape connects afresh and re-learns the server."""
-        if self._client is not None:
-            self._client.close()
-        self._client = None
+        if self._connection is not None:
+            self._connection.disconnect()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        self._connection = None
         self._refused = {}
 
     def _scrape_once(self) -> tuple[dict[str, Any], dict[str, str]]:
-        client = self._connect()
-        commands = self._commands()
-        replies, refused = _run_pipeline(client, commands)
-        if self._features is None and "info" in replies:
-            self._features = ServerFeatures.from_info(replies["info"])
-            extra = self._feature_commands()
-            if extra:  # the first cycle on a new server pays a second round trip, once
-                more_replies, more_refused = _run_pipeline(client, extra)
-                replies.update(more_replies)
-                refused.update(more_refused)
+        connection = self._connect()
+        replies: dict[str, Any] = {}
+        refused: dict[str, str] = {}
+        if self._features is None:  # a new connection: learn what the server is first
+            _merge(replies, refused, _run_pipeline(connection, INFO))
+            self._learn(replies)
+        _merge(replies, refused, _run_pipeline(connection, self._commands(skip=replies)))
+        self._learn(replies)
+        self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
         return replies, {**self._refused, **refused}
 
-    def _commands(self) -> dict[str, tuple[str, ...]]:
-        commands = dict(BASE_COMMANDS)
-        if self.target.config_command == "-":
-            del commands["config"]
-        else:
-            commands["config"] = (self.target.config_command, "GET", "*")
-        commands.update(self._feature_commands())
-        return {name: cmd for name, cmd in commands.items() if name not in self._refused}
+    def _learn(self, replies: dict[str, Any]) -> None:
+        """Re-read the server's features from INFO: a restart may have changed its version."""
+        info = replies.get("info")
+        if isinstance(info, str):
+            self._features = ServerFeatures.from_info(info)
 
-    def _feature_commands(self) -> dict[str, tuple[str, ...]]:
-        features = self._features or ServerFeatures()
-        commands: dict[str, tuple[str, ...]] = {}
-        if features.latency_histogram:
-            commands.update(LATENCY_HISTOGRAM)
-        if features.commandlog:
-            commands.update(COMMANDLOG)
-        return commands
+    def _commands(self, skip: dict[str, Any]) -> dict[str, Command]:
+        commands = cycle_commands(self.target, self._features or ServerFeatures())
+        if self._inspector is not None:  # inspection leaves another database selected
+            commands = {"select": ("SELECT", 0), **commands}
+        self._sent.update(commands)
+        return {n: c for n, c in commands.items() if n not in self._refused and n not in skip}
+
+    def _after_pipeline(
+        self, connection: AbstractConnection, replies: dict[str, Any], refused: dict[str, str]
+    ) -> None:
+        """What needs the pipeline's answers first: sentinel masters, key inspection."""
+        masters = replies.get("sentinel_masters")
+        if isinstance(masters, list):
+            names = [_field(master, "name") for master in masters]
+            commands = {
+                k: c for name in names if name for k, c in sentinel_master_commands(name).items()
+            }
+            _merge(replies, refused, _run_pipeline(connection, commands))
+        if self._inspector is not None and isinstance(replies.get("info"), str):
+            try:
+                replies.update(
+                    self._inspector.inspect(partial(_execute, connection), replies["info"])
+                )
+            except redis.ResponseError as exc:
+                refused["keys"] = str(exc)
 
     def _remember_refusals(self, refused: dict[str, str]) -> None:
-        """Log each refusal once and stop sending that command on this connection."""
+        """Log each refusal once and stop sending that command on this connection.
+
+        Scripts and per-master sentinel answers are not remembered: they fail for reasons that
+        pass (a script's own error, a quorum not reached) and their metrics say so.
+        """
+        self._log_script_changes(refused)
         for name, message in refused.items():
-            if name == "info" or name in self._refused:
+            if name in self._refused or name == "info" or ":" in name:
                 continue
+            words = " ".join(str(word) for word in self._sent.get(name, (name,)))
             log.warning(
                 "%s: server refused %s, its metrics are skipped: %s",
                 self.target.name,
-                " ".join(self._command_words(name)),
+                words,
                 message,
             )
             self._refused[name] = message
 
-    def _command_words(self, name: str) -> tuple[str, ...]:
-        every = {**BASE_COMMANDS, **LATENCY_HISTOGRAM, **COMMANDLOG}
-        if name == "config":
-            return (self.target.config_command, "GET", "*")
-        return every[name]
+    def _log_script_changes(self, refused: dict[str, str]) -> None:
+        """A script that starts failing, or fails differently, is logged once; recovery too."""
+        for name in self._sent:
+            if not name.startswith(SCRIPT_PREFIX):
+                continue
+            error = refused.get(name)
+            if error != self._script_errors.get(name):
+                if error is None:
+                    log.info("%s: %s runs again", self.target.name, name)
+                else:
+                    log.warning("%s: %s failed: %s", self.target.name, name, error)
+            self._script_errors[name] = error
 
-    def _connect(self) -> redis.Redis:
-        if self._client is None:
-            self._client = _make_client(self.target)
-        return self._client
+    def _connect(self) -> AbstractConnection:
+        if self._connection is None:
+            self._connection = _make_connection(self.target)
+        return self._connection
+
+
+def _merge(
+    replies: dict[str, Any], refused: dict[str, str], more: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    replies.update(more[0])
+    refused.update(more[1])
+
+
+def _field(reply: object, name: str) -> str | None:
+    """A field of a flat [name, value, ...] reply such as a SENTINEL MASTERS entry."""
+    if isinstance(reply, list):
+        fields = dict(zip(reply[::2], reply[1::2], strict=False))
+        value = fields.get(name)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:
+    """Write every command at once, then read every reply: one round trip.
+
+    An error reply comes back in its command's place; trouble with the connection raises.
+    """
+    packed = connection.pack_commands(commands)  # type: ignore[no-untyped-call]  # untyped in redis-py
+    connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as exc:  # noqa: PERF203 - read whole, the stream stays in step
+            replies.append(exc)
+    return replies
+
+
+def _execute(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:
+    """A round trip for key inspection: Refused in place of error replies."""
+    replies = _round_trip(connection, commands)
+    return [Refused(str(r)) if isinstance(r, redis.ResponseError) else r for r in replies]
 
 
 def _run_pipeline(
-    client: redis.Redis, commands: dict[str, tuple[str, ...]]
+    connection: AbstractConnection, commands: dict[str, Command]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Send every command in one write, read every reply; refusals are kept per command."""
-    pipe = client.pipeline(transaction=False)
-    for words in commands.values():
-        pipe.execute_command(*words)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-    results = pipe.execute(raise_on_error=False)
+    """A round trip of named commands: replies and refusals, each by name."""
+    if not commands:
+        return {}, {}
     replies: dict[str, Any] = {}
     refused: dict[str, str] = {}
-    for name, result in zip(commands, results, strict=True):
-        if isinstance(result, redis.ResponseError):
-            refused[name] = str(result)
-        elif isinstance(result, Exception):
-            raise result
+    for name, reply in zip(commands, _round_trip(connection, list(commands.values())), strict=True):
+        if isinstance(reply, redis.ResponseError):
+            refused[name] = str(reply)
         else:
-            replies[name] = result
+            replies[name] = reply
     return replies, refused
 
 
-def _make_client(target: Target) -> redis.Redis:
-    """Build a client that returns raw replies and never retries behind our deadline."""
-    client = redis.Redis(
-        **_address_options(target),
-        username=target.username,
-        password=target.password.value if target.password else None,
-        socket_timeout=target.timeout,
-        socket_connect_timeout=target.timeout,
-        decode_responses=True,
-        encoding_errors="backslashreplace",
-        retry=Retry(NoBackoff(), 0),
-        driver_info=None,  # no CLIENT SETINFO: two round trips saved on every connect
-        single_connection_client=True,
-        protocol=2,  # RESP2: plain arrays, the replies recorded in tests, and no HELLO on connect
-    )
-    # Translation parses replies itself, from the same data the recorded fixtures hold.
-    client.response_callbacks.clear()
-    return client
-
-
-def _address_options(target: Target) -> dict[str, Any]:
+def _make_connection(target: Target) -> AbstractConnection:
+    """One connection that returns raw replies and never retries behind our deadline."""
+    options: dict[str, Any] = {
+        "username": target.username,
+        "password": target.password.value if target.password else None,
+        "socket_timeout": target.timeout,
+        "socket_connect_timeout": target.timeout,
+        "decode_responses": True,
+        "encoding_errors": "backslashreplace",
+        "retry": Retry(NoBackoff(), 0),
+        "driver_info": None,  # no CLIENT SETINFO: two round trips saved on every connect
+        "protocol": 2,  # RESP2: plain arrays, the replies recorded in tests, and no HELLO
+    }
     url = urlsplit(target.addr)
     if url.scheme == "unix":
-        return {"unix_socket_path": url.path}
-    options: dict[str, Any] = {"host": url.hostname, "port": url.port or 6379}
+        # redis-py's own annotations: untyped, and an abstract `host` it never needs here.
+        return UnixDomainSocketConnection(path=url.path, **options)  # type: ignore[no-untyped-call, abstract]
+    options.update(host=url.hostname, port=url.port or 6379)
     if url.scheme == "rediss":
-        options.update(_tls_options(target))
-    return options
+        return SSLConnection(**options, **_tls_options(target))
+    return Connection(**options)  # type: ignore[no-untyped-call]  # untyped in redis-py
 
 
 def _tls_options(target: Target) -> dict[str, Any]:
     tls = target.tls
-    options: dict[str, Any] = {"ssl": True}
+    options: dict[str, Any] = {}
     if tls is None:
         return options
     options["ssl_ca_certs"] = str(tls.ca_file) if tls.ca_file else None

@@ -6,17 +6,23 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.metrics_core import Metric
-
 from . import __version__
-from .gofloat import go_float
-from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
+from .families import PREFIX, SELF_PREFIX, Families
+from .metric_names import INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
+from .translate_keys import key_group_metrics, key_metrics, scan_progress, stream_metrics
+from .translate_optin import (
+    client_list_metrics,
+    cluster_info_metrics,
+    config_metrics,
+    script_metrics,
+)
+from .translate_sentinel import sentinel_info_field, sentinel_masters_metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
-PREFIX = "redis_"
-SELF_PREFIX = "textfile_redis_"
+    from prometheus_client.metrics_core import Metric
+
 DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
 
 _MASTER_HOST = re.compile(r"^master(_[0-9]+)?_host$")
@@ -55,6 +61,16 @@ _COMMANDLOG_LENGTHS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Extras:
+    """The opt-in switches translation itself needs, taken from the target's options."""
+
+    include_config_metrics: bool = False
+    include_system_metrics: bool = False
+    export_client_port: bool = False
+    max_distinct_key_groups: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One target's scrape as plain data: everything translation needs, nothing it must fetch."""
 
@@ -65,76 +81,7 @@ class Outcome:
     duration: float = 0.0
     now: float = 0.0  # wall-clock seconds, for redis_start_time_seconds
     labels: tuple[tuple[str, str], ...] = ()
-
-
-class Families:
-    """Collects samples into families in first-seen order, every sample labelled alike."""
-
-    def __init__(self, common_labels: Mapping[str, str]) -> None:
-        self._common = dict(common_labels)
-        self._families: dict[str, Metric] = {}
-
-    def gauge(self, name: str, value: float, **labels: str) -> None:
-        """Add one gauge sample to the family `name`."""
-        self._family(name, "gauge").add_sample(name, self._labels(labels), value)
-
-    def counter(self, name: str, value: float, **labels: str) -> None:
-        """Add one counter sample, keeping redis_exporter's name even without `_total`."""
-        self._family(name, "counter").add_sample(name, self._labels(labels), value)
-
-    def summary(
-        self, name: str, count: float, total: float, quantiles: Mapping[float, float], **labels: str
-    ) -> None:
-        """Add one summary: a sample per quantile, then _sum and _count."""
-        family = self._family(name, "summary")
-        for quantile, value in sorted(quantiles.items()):
-            family.add_sample(name, self._labels(labels, quantile=go_float(quantile)), value)
-        family.add_sample(f"{name}_sum", self._labels(labels), total)
-        family.add_sample(f"{name}_count", self._labels(labels), count)
-
-    def histogram(
-        self, name: str, count: float, total: float, buckets: Mapping[float, float], **labels: str
-    ) -> None:
-        """Add one histogram from cumulative bucket counts keyed by upper bound."""
-        family = self._family(name, "histogram")
-        for bound, cumulative in sorted(buckets.items()):
-            family.add_sample(
-                f"{name}_bucket", self._labels(labels, le=go_float(bound)), cumulative
-            )
-        family.add_sample(f"{name}_bucket", self._labels(labels, le="+Inf"), count)
-        family.add_sample(f"{name}_sum", self._labels(labels), total)
-        family.add_sample(f"{name}_count", self._labels(labels), count)
-
-    def collect(self) -> list[Metric]:
-        """The families, in the order their first sample came."""
-        return list(self._families.values())
-
-    def _family(self, name: str, kind: str) -> Metric:
-        family = self._families.get(name)
-        if family is None:
-            family = Metric(_family_name(name, kind), help_for(name), kind)
-            self._families[name] = family
-        return family
-
-    def _labels(self, own: Mapping[str, str], **extra: str) -> dict[str, str]:
-        return {**self._common, **own, **extra}
-
-
-_INFO_FIELD_OF = {f"{PREFIX}{name}": key for key, name in {**INFO_GAUGES, **INFO_COUNTERS}.items()}
-
-
-def help_for(name: str) -> str:
-    """HELP text for a metric: fixed per name, so it is the same in every file."""
-    if name in HELP:
-        return HELP[name]
-    return f"Redis INFO field {_INFO_FIELD_OF.get(name, name.removeprefix(PREFIX))}."
-
-
-def _family_name(name: str, kind: str) -> str:
-    # prometheus_client appends `_total` to a counter family's name when rendering.
-    if kind == "counter" and name.endswith("_total"):
-        return name[: -len("_total")]
-    return name
+    extras: Extras = Extras()
 
 
 def translate(outcome: Outcome) -> list[Metric]:
@@ -151,13 +98,30 @@ def _translate_replies(families: Families, outcome: Outcome) -> None:
     replies = outcome.replies
     config = _pairs(replies.get("config", []))
     info = parse_info(replies.get("info", ""))
-    databases = 1 if info.get("cluster_enabled") == "1" else _databases(config)
-    _info_metrics(families, info, outcome.now, databases)
+    _info_metrics(families, info, outcome, _databases(info, config))
     _config_metrics(families, config)
     _slowlog_metrics(families, replies)
     _latency_latest_metrics(families, replies.get("latency_latest"))
     _latency_histogram_metrics(families, replies.get("latency_histogram"), info)
     _commandlog_metrics(families, replies)
+    _opt_in_metrics(families, outcome, config)
+
+
+def _opt_in_metrics(families: Families, outcome: Outcome, config: Mapping[str, str]) -> None:
+    replies, refused, extras = outcome.replies, outcome.refused, outcome.extras
+    cluster_info_metrics(families, replies.get("cluster_info"), _field_metric)
+    sentinel_masters_metrics(families, replies, refused)
+    key_metrics(families, replies)
+    key_group_metrics(families, replies, extras.max_distinct_key_groups)
+    stream_metrics(families, replies)
+    scan_progress(families, replies)
+    client_list_metrics(
+        families, replies.get("client_list"), outcome.now, with_port=extras.export_client_port
+    )
+    script_metrics(families, replies, refused)
+    if extras.include_config_metrics:
+        config_metrics(families, config)
+        config_metrics(families, _pairs(replies.get("sentinel_config", [])), "sentinel_config")
 
 
 def parse_info(text: str) -> InfoReply:
@@ -187,13 +151,14 @@ class InfoReply:
         return self.fields.get(key, default)
 
 
-def _info_metrics(families: Families, info: InfoReply, now: float, databases: int) -> None:
-    state = _InfoState(now)
+def _info_metrics(families: Families, info: InfoReply, outcome: Outcome, databases: int) -> None:
+    state = _InfoState(outcome.now)
+    system = outcome.extras.include_system_metrics
     for section, key, value in info.lines:
         state.note_master(key, value)
         if _section_metric(families, state, section, key, value):
             continue
-        if _is_exported_field(key):
+        if _is_exported_field(key) or (system and key in SYSTEM_GAUGES):
             _field_metric(families, key, value)
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, databases)
@@ -225,20 +190,15 @@ def _section_metric(
     """Handle fields whose meaning depends on their section; True when the line is done."""
     if section == "Replication":
         return _replication_field(families, state, key, value)
+    if section == "Keyspace":
+        return _keyspace_field(families, state, key, value)
     if section == "Server":
         _server_field(families, key, value, state.now)
-    elif section == "Commandstats":
-        _commandstats_field(families, state, key, value)
-        return True
-    elif section == "Latencystats":
-        _latencystats_field(state, key, value)
-        return True
-    elif section == "Errorstats":
-        _errorstats_field(families, key, value)
-        return True
-    elif section == "Keyspace":
-        return _keyspace_field(families, state, key, value)
-    return False
+        return False  # its fields are plain INFO fields as well
+    whole_section = _WHOLE_SECTIONS.get(section)
+    if whole_section is not None:
+        whole_section(families, state, key, value)
+    return whole_section is not None
 
 
 def _replication_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
@@ -347,6 +307,15 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     return True
 
 
+# Sections whose every line is handled by its own function and is not a plain INFO field.
+_WHOLE_SECTIONS: dict[str, Callable[[Families, _InfoState, str, str], None]] = {
+    "Commandstats": _commandstats_field,
+    "Latencystats": lambda _families, state, key, value: _latencystats_field(state, key, value),
+    "Errorstats": lambda families, _state, key, value: _errorstats_field(families, key, value),
+    "Sentinel": lambda families, _state, key, value: sentinel_info_field(families, key, value),
+}
+
+
 def _is_exported_field(key: str) -> bool:
     return (
         key.startswith(("db", "cmdstat_", "cluster_"))
@@ -368,6 +337,8 @@ def _field_metric(families: Families, key: str, value: str) -> None:
         families.counter(f"{PREFIX}active_time_io_thread_seconds_total", number, thread=thread[1])
     elif key in INFO_COUNTERS:
         families.counter(f"{PREFIX}{INFO_COUNTERS[key]}", number)
+    elif key in SYSTEM_GAUGES:
+        families.gauge(f"{PREFIX}{SYSTEM_GAUGES[key]}", number)
     elif key == "latest_fork_usec":
         families.gauge(f"{PREFIX}latest_fork_seconds", number / 1e6)
     else:
@@ -530,12 +501,18 @@ def _self_metrics(families: Families, outcome: Outcome) -> None:
     families.gauge(f"{SELF_PREFIX}scrape_duration_seconds", outcome.duration)
     families.gauge(f"{SELF_PREFIX}scrape_error", 1.0 if outcome.error else 0.0)
     for name in sorted(outcome.refused):
-        if name != "info":
+        # A script's failure or a sentinel's quorum check has a metric of its own.
+        if name != "info" and ":" not in name:
             families.gauge(f"{SELF_PREFIX}command_refused", 1.0, command=name)
     families.gauge(f"{SELF_PREFIX}build_info", 1.0, version=__version__)
 
 
-def _databases(config: Mapping[str, str]) -> int:
+def _databases(info: InfoReply, config: Mapping[str, str]) -> int:
+    """How many databases to report, empty ones included: one in a cluster, none on a sentinel."""
+    if info.get("cluster_enabled") == "1":
+        return 1
+    if "sentinel" in {info.get("redis_mode"), info.get("server_mode")}:
+        return 0
     count = _float_or_none(config.get("databases", ""))
     return int(count) if count is not None and count > 0 else DEFAULT_DATABASES
 

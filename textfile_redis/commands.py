@@ -1,0 +1,97 @@
+"""What a cycle asks a server: the commands, by reply name, for its options and its features."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Target
+
+Command = tuple[str | int, ...]
+
+INFO: dict[str, Command] = {"info": ("INFO", "ALL")}
+# Commands only some servers know are sent once INFO has shown the server has them: an unknown
+# command would count as an error reply in the server's own error metrics on every cycle.
+REDIS_BASE: dict[str, Command] = {
+    "slowlog_len": ("SLOWLOG", "LEN"),
+    "slowlog_get": ("SLOWLOG", "GET", 1),
+    "latency_latest": ("LATENCY", "LATEST"),
+}
+LATENCY_HISTOGRAM: dict[str, Command] = {"latency_histogram": ("LATENCY", "HISTOGRAM")}
+COMMANDLOG: dict[str, Command] = {
+    "commandlog_slow": ("COMMANDLOG", "LEN", "slow"),
+    "commandlog_large_request": ("COMMANDLOG", "LEN", "large-request"),
+    "commandlog_large_reply": ("COMMANDLOG", "LEN", "large-reply"),
+}
+CLUSTER_INFO: dict[str, Command] = {"cluster_info": ("CLUSTER", "INFO")}
+CLIENT_LIST: dict[str, Command] = {"client_list": ("CLIENT", "LIST")}
+SENTINEL_MASTERS: dict[str, Command] = {"sentinel_masters": ("SENTINEL", "MASTERS")}
+SENTINEL_CONFIG: dict[str, Command] = {"sentinel_config": ("SENTINEL", "CONFIG", "GET", "*")}
+SCRIPT_PREFIX = "script:"  # reply names of the user's Lua scripts: script:<path>
+
+_VERSION = re.compile(r"^(redis|valkey)_version:(\d+)\.(\d+)", re.MULTILINE)
+_MODE = re.compile(r"^(?:redis|server)_mode:(\w+)", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFeatures:
+    """What kind of server this is and which version-dependent commands it answers."""
+
+    latency_histogram: bool = False
+    commandlog: bool = False
+    cluster: bool = False
+    sentinel: bool = False
+
+    @classmethod
+    def from_info(cls, info: str) -> ServerFeatures:
+        """Read versions, the server mode and cluster_enabled from an INFO reply."""
+        versions = {m[1]: (int(m[2]), int(m[3])) for m in _VERSION.finditer(info)}
+        mode = _MODE.search(info)
+        return cls(
+            latency_histogram=versions.get("redis", (0, 0)) >= (7, 0),
+            commandlog=versions.get("valkey", (0, 0)) >= (8, 1),
+            cluster="\ncluster_enabled:1" in info,
+            sentinel=mode is not None and mode[1] == "sentinel",
+        )
+
+
+def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Command]:
+    """Every command of one cycle's pipeline, INFO first, by the name its reply goes under."""
+    if features.sentinel:
+        return {**INFO, **SENTINEL_MASTERS, **_sentinel_extras(target)}
+    commands = {**INFO, **_config(target), **REDIS_BASE}
+    for wanted, extra in (
+        (features.latency_histogram, LATENCY_HISTOGRAM),
+        (features.commandlog, COMMANDLOG),
+        (features.cluster, CLUSTER_INFO),
+        (target.options.export_client_list, CLIENT_LIST),
+    ):
+        if wanted:
+            commands.update(extra)
+    for script in target.options.lua_scripts:
+        commands[f"{SCRIPT_PREFIX}{script.path}"] = ("EVAL", script.source, 0)
+    return commands
+
+
+def sentinel_master_commands(master: str) -> dict[str, Command]:
+    """The per-master commands of a sentinel, sent once SENTINEL MASTERS has named them."""
+    return {
+        f"sentinel_ckquorum:{master}": ("SENTINEL", "CKQUORUM", master),
+        f"sentinel_sentinels:{master}": ("SENTINEL", "SENTINELS", master),
+        f"sentinel_replicas:{master}": ("SENTINEL", "REPLICAS", master),
+    }
+
+
+def _config(target: Target) -> dict[str, Command]:
+    if target.config_command == "-":
+        return {}
+    return {"config": (target.config_command, "GET", "*")}
+
+
+def _sentinel_extras(target: Target) -> dict[str, Command]:
+    extras = dict(CLIENT_LIST) if target.options.export_client_list else {}
+    if target.options.include_config_metrics:
+        extras.update(SENTINEL_CONFIG)
+    return extras

@@ -1,0 +1,314 @@
+"""Key and stream inspection: resumable SCAN sweeps under a time budget, pipelined lookups."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from .config import KeyPattern, Options
+
+Command: TypeAlias = tuple[str | int, ...]
+# One round trip: every command's reply in order, a Refused in place of an error reply.
+Execute: TypeAlias = "Callable[[Sequence[Command]], list[Any]]"
+
+GLOB = re.compile(r"[*?\[\]^]")  # redis_exporter's test for "this key is a SCAN pattern"
+VALUE_PREFIX_BYTES = 4096  # GETRANGE, not GET: a huge value never crosses the wire whole
+HLL_MAGIC = "HYLL"  # a HyperLogLog's first bytes; TYPE calls it a string
+SIZE_COMMANDS = {
+    "string": "STRLEN",
+    "list": "LLEN",
+    "set": "SCARD",
+    "zset": "ZCARD",
+    "hash": "HLEN",
+    "stream": "XLEN",
+}
+_KEYSPACE_LINE = re.compile(r"^db(\d+):keys=(\d+)", re.MULTILINE)
+
+# One SCAN batch of a database classified by the user's Lua patterns, on the server: only group
+# totals cross the wire. The first matching pattern's captures, joined, name the group.
+KEY_GROUPS_SCRIPT = """
+local batch = redis.call("SCAN", ARGV[1], "COUNT", ARGV[2])
+local groups = {}
+for _, key in ipairs(batch[2]) do
+  local usage = redis.pcall("MEMORY", "USAGE", key)
+  if type(usage) ~= "number" then usage = 0 end
+  local group = "unclassified"
+  for i = 3, #ARGV do
+    local found = {string.find(key, ARGV[i])}
+    if found[1] ~= nil then
+      group = table.concat({unpack(found, 3, #found)}, "")
+      break
+    end
+  end
+  local totals = groups[group]
+  if totals == nil then
+    groups[group] = {1, usage}
+  else
+    totals[1] = totals[1] + 1
+    totals[2] = totals[2] + usage
+  end
+end
+local result = {}
+for group, totals in pairs(groups) do
+  result[#result + 1] = {group, totals[1], totals[2]}
+end
+return {batch[1], result}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A command the server answered with an error; kept in place of its reply."""
+
+    message: str
+
+
+class Budget:
+    """The time one cycle may spend inspecting keys; the first round trip always goes."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.started = clock()
+        self._deadline = self.started + seconds
+
+    def left(self) -> bool:
+        """True while there is time for another round trip."""
+        return self._clock() < self._deadline
+
+    def spent_ms(self) -> float:
+        """Milliseconds since this cycle's inspection began."""
+        return (self._clock() - self.started) * 1000
+
+
+@dataclass(slots=True)
+class Sweep:
+    """One SCAN over a database, resumed across cycles until the cursor comes back to 0."""
+
+    db: int
+    pattern: str  # the MATCH pattern; empty for key groups, which look at every key
+    cursor: int = 0
+    partial: dict[str, list[int]] = field(default_factory=dict)
+    result: dict[str, list[int]] | None = None  # the last complete sweep's findings
+
+    @property
+    def in_progress(self) -> bool:
+        """True when the sweep stopped mid-way: what is published is older, or missing."""
+        return self.cursor != 0 or self.result is None
+
+    def take(self, next_cursor: int, found: dict[str, list[int]]) -> None:
+        """Add one batch's findings; a cursor of 0 completes the sweep."""
+        for name, totals in found.items():
+            known = self.partial.setdefault(name, [0] * len(totals))
+            for index, amount in enumerate(totals):
+                known[index] += amount
+        self.cursor = next_cursor
+        if next_cursor == 0:
+            self.result, self.partial = self.partial, {}
+
+
+class KeyInspector:
+    """A target's key, count, group and stream inspection; SCAN state lives between cycles."""
+
+    def __init__(self, options: Options, clock: Callable[[], float] = time.monotonic) -> None:
+        self.options = options
+        self._clock = clock
+        self._key_sweeps = _sweeps(p for p in options.check_keys if GLOB.search(p.pattern))
+        self._count_sweeps = _sweeps(options.count_keys)
+        self._stream_sweeps = _sweeps(p for p in options.check_streams if GLOB.search(p.pattern))
+        self._group_sweeps: dict[int, Sweep] = {}
+
+    def inspect(self, execute: Execute, info: str) -> dict[str, Any]:
+        """One cycle's inspection as plain data for translation; `info` is this cycle's INFO."""
+        budget = Budget(self.options.scan_budget, self._clock)
+        sweeps = [*self._key_sweeps, *self._count_sweeps, *self._stream_sweeps]
+        _advance(execute, sweeps, budget, self._match_step)
+        result: dict[str, Any] = {
+            "keys": list(self._keys(execute, budget)),
+            "key_counts": [
+                {"db": s.db, "pattern": s.pattern, "count": len(s.result)}
+                for s in self._count_sweeps
+                if s.result is not None
+            ],
+            "streams": [_stream(execute, db, key) for db, key in self._streams()],
+        }
+        if self.options.check_key_groups:
+            result["key_groups"] = self._key_groups(execute, info, budget)
+            result["key_groups_duration_ms"] = budget.spent_ms()
+        result["scans_in_progress"] = self._in_progress()
+        return result
+
+    def _match_step(self, sweep: Sweep) -> Command:
+        size = self.options.check_keys_batch_size
+        return ("SCAN", sweep.cursor, "MATCH", sweep.pattern, "COUNT", size)
+
+    def _group_step(self, sweep: Sweep) -> Command:
+        size = self.options.check_keys_batch_size
+        return ("EVAL", KEY_GROUPS_SCRIPT, 0, sweep.cursor, size, *self.options.check_key_groups)
+
+    def _keys(self, execute: Execute, budget: Budget) -> Iterator[dict[str, Any]]:
+        options = self.options
+        wanted = _wanted(self._key_sweeps, options.check_single_keys, options.check_keys)
+        size = options.check_keys_batch_size
+        for start in range(0, len(wanted), size):
+            if start and not budget.left():
+                return
+            yield from _key_details(execute, wanted[start : start + size])
+
+    def _streams(self) -> list[tuple[int, str]]:
+        options = self.options
+        return _wanted(self._stream_sweeps, options.check_single_streams, options.check_streams)
+
+    def _key_groups(self, execute: Execute, info: str, budget: Budget) -> list[dict[str, Any]]:
+        for db in databases_with_keys(info):
+            self._group_sweeps.setdefault(db, Sweep(db, ""))
+        sweeps = list(self._group_sweeps.values())
+        _advance(execute, sweeps, budget, self._group_step)
+        return [{"db": s.db, "groups": s.result} for s in sweeps if s.result is not None]
+
+    def _in_progress(self) -> list[dict[str, Any]]:
+        kinds = (
+            ("check_keys", self._key_sweeps),
+            ("count_keys", self._count_sweeps),
+            ("check_streams", self._stream_sweeps),
+            ("check_key_groups", list(self._group_sweeps.values())),
+        )
+        return [
+            {"kind": kind, "db": s.db, "pattern": s.pattern}
+            for kind, sweeps in kinds
+            for s in sweeps
+            if s.in_progress
+        ]
+
+
+def databases_with_keys(info: str) -> list[int]:
+    """The databases INFO's keyspace section lists: those holding at least one key."""
+    return [int(db) for db, keys in _KEYSPACE_LINE.findall(info) if int(keys) > 0]
+
+
+def _sweeps(patterns: Iterable[KeyPattern]) -> list[Sweep]:
+    return [Sweep(p.db, p.pattern) for p in patterns]
+
+
+def _wanted(
+    sweeps: list[Sweep], single: Iterable[KeyPattern], patterns: Iterable[KeyPattern]
+) -> list[tuple[int, str]]:
+    """Single keys, plain names among the patterns, then every key the sweeps found."""
+    wanted = [(k.db, k.pattern) for k in single]
+    wanted += [(k.db, k.pattern) for k in patterns if not GLOB.search(k.pattern)]
+    for sweep in sweeps:
+        wanted += [(sweep.db, name) for name in sorted(sweep.result or ())]
+    return list(dict.fromkeys(wanted))
+
+
+def _advance(
+    execute: Execute, sweeps: list[Sweep], budget: Budget, step: Callable[[Sweep], Command]
+) -> None:
+    """Move every sweep on by one batch per round trip until each completes or time is up.
+
+    A sweep completed in an earlier cycle starts over; one that completes now waits for the
+    next cycle. All sweeps share each round trip, so more patterns cost no more trips.
+    """
+    running = list(sweeps)
+    while running:
+        commands: list[Command] = []
+        for sweep in running:
+            commands += [("SELECT", sweep.db), step(sweep)]
+        replies = execute(commands)
+        for sweep, reply in zip(running, replies[1::2], strict=True):
+            sweep.take(*_batch(reply))
+        running = [s for s in running if s.cursor != 0]
+        if not budget.left():
+            return
+
+
+def _batch(reply: object) -> tuple[int, dict[str, list[int]]]:
+    """A SCAN reply [cursor, [names]] or a key-groups reply [cursor, [[group, n, bytes]]]."""
+    if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):  # noqa: PLR2004
+        return 0, {}  # refused: the sweep ends with what it has
+    found: dict[str, list[int]] = {}
+    for item in reply[1]:
+        if isinstance(item, list):
+            name, count, usage = item
+            found[str(name)] = [int(count), int(usage)]
+        else:
+            found[str(item)] = [1]
+    return int(reply[0]), found
+
+
+def _in_db(execute: Execute, db: int, commands: list[Command]) -> list[Any]:
+    """One round trip in database `db`: SELECT first, its reply dropped; none for no commands."""
+    return execute([("SELECT", db), *commands])[1:] if commands else []
+
+
+def _key_details(execute: Execute, keys: list[tuple[int, str]]) -> Iterator[dict[str, Any]]:
+    for db, entries in groupby(sorted(keys), key=lambda entry: entry[0]):
+        yield from _key_details_in_db(execute, db, [key for _, key in entries])
+
+
+def _key_details_in_db(execute: Execute, db: int, keys: list[str]) -> list[dict[str, Any]]:
+    """TYPE and MEMORY USAGE in one round trip, sizes and string values in a second.
+
+    A string whose value starts like a HyperLogLog gets PFCOUNT in a third, only then: PFCOUNT
+    on a plain string would count as an error reply in the server's own error metrics.
+    """
+    found = _types_and_memory(execute, db, keys)
+    measurable = [entry for entry in found if entry["type"] in SIZE_COMMANDS]
+    strings = [entry for entry in measurable if entry["type"] == "string"]
+    replies = _in_db(
+        execute,
+        db,
+        [(SIZE_COMMANDS[entry["type"]], entry["key"]) for entry in measurable]
+        + [("GETRANGE", entry["key"], 0, VALUE_PREFIX_BYTES - 1) for entry in strings],
+    )
+    for entry, size in zip(measurable, replies, strict=False):
+        entry["size"] = size if isinstance(size, int) else None
+    for entry, value in zip(strings, replies[len(measurable) :], strict=True):
+        entry["value"] = value if isinstance(value, str) else None
+    _count_hyperloglogs(execute, db, [e for e in strings if str(e["value"]).startswith(HLL_MAGIC)])
+    return found
+
+
+def _types_and_memory(execute: Execute, db: int, keys: list[str]) -> list[dict[str, Any]]:
+    """The keys that exist, with their type and memory usage."""
+    commands: list[Command] = []
+    for key in keys:
+        commands += [("TYPE", key), ("MEMORY", "USAGE", key)]
+    replies = _in_db(execute, db, commands)
+    return [
+        {"db": db, "key": key, "type": kind, "memory": memory if isinstance(memory, int) else None}
+        for key, kind, memory in zip(keys, replies[::2], replies[1::2], strict=True)
+        if isinstance(kind, str) and kind != "none"
+    ]
+
+
+def _count_hyperloglogs(execute: Execute, db: int, entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        return
+    counts = _in_db(execute, db, [("PFCOUNT", entry["key"]) for entry in entries])
+    for entry, count in zip(entries, counts, strict=True):
+        if isinstance(count, int):
+            entry.update(type="HLL", size=count, value=None)
+
+
+def _stream(execute: Execute, db: int, key: str) -> dict[str, Any]:
+    """XINFO STREAM and GROUPS in one round trip, then XINFO CONSUMERS for every group."""
+    stream, groups = _in_db(execute, db, [("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)])
+    group_fields = [_fields(group) for group in groups] if isinstance(groups, list) else []
+    names = [str(g.get("name", "")) for g in group_fields]
+    consumers = _in_db(execute, db, [("XINFO", "CONSUMERS", key, name) for name in names])
+    for group, members in zip(group_fields, consumers, strict=True):
+        group["consumer_list"] = [_fields(m) for m in members] if isinstance(members, list) else []
+    return {"db": db, "key": key, "info": _fields(stream), "groups": group_fields}
+
+
+def _fields(reply: object) -> dict[str, Any]:
+    """XINFO's flat [name, value, name, value, ...] as a dict; {} for a refusal."""
+    if not isinstance(reply, list):
+        return {}
+    return {str(name): value for name, value in zip(reply[::2], reply[1::2], strict=False)}

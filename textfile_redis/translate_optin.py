@@ -1,0 +1,123 @@
+"""Pure translation of the other opt-in families: client list, Lua scripts, config, cluster."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from .families import PREFIX, Families
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+SCRIPT_PREFIX = "script:"
+SCRIPT_FAILED, SCRIPT_OK, SCRIPT_EMPTY = 0.0, 1.0, 2.0  # redis_exporter's redis_script_result
+# Settings never exported: passwords, and anything named like one.
+_SECRET_SETTING = re.compile(r"pass|secret|auth|key-file", re.IGNORECASE)
+_CLIENT_LINE = re.compile(r"^id=\d+ addr=\S+")
+# CLIENT LIST field -> per-client gauge, as redis_exporter names them.
+_CLIENT_GAUGES = {
+    "omem": "connected_client_output_buffer_memory_usage_bytes",
+    "tot-mem": "connected_client_total_memory_consumed_bytes",
+    "sub": "connected_client_channel_subscriptions_count",
+    "psub": "connected_client_pattern_matching_subscriptions_count",
+    "qbuf": "connected_client_query_buffer_length_bytes",
+    "qbuf-free": "connected_client_query_buffer_free_space_bytes",
+    "obl": "connected_client_output_buffer_length_bytes",
+    "oll": "connected_client_output_list_length",
+    "ssub": "connected_client_shard_channel_subscriptions_count",  # Redis 7.0.3 and newer
+    "watch": "connected_client_shard_channel_watched_keys",  # Redis 7.4 and newer
+}
+_CLIENT_TIMES = {
+    "age": "connected_client_created_at_timestamp",
+    "idle": "connected_client_idle_since_timestamp",
+}
+
+
+def client_list_metrics(families: Families, reply: object, now: float, *, with_port: bool) -> None:
+    """CLIENT LIST: redis_connected_client_info and per-client gauges labelled id and name."""
+    if not isinstance(reply, str):
+        return
+    for line in reply.splitlines():
+        client = _client_fields(line)
+        if client is not None:
+            _client(families, client, now, with_port=with_port)
+
+
+def _client_fields(line: str) -> dict[str, str] | None:
+    if not _CLIENT_LINE.match(line):
+        return None
+    fields = dict(part.partition("=")[::2] for part in line.split(" "))
+    host, _, port = fields["addr"].rpartition(":")
+    return {**fields, "host": host, "port": port}
+
+
+def _client(families: Families, client: Mapping[str, str], now: float, *, with_port: bool) -> None:
+    info = {key: client.get(key, "") for key in ("id", "name", "flags", "db", "host")}
+    if with_port:
+        info["port"] = client["port"]
+    for optional in ("user", "resp"):  # user since Redis 6, resp since 7
+        if client.get(optional):
+            info[optional] = client[optional]
+    families.gauge(f"{PREFIX}connected_client_info", 1.0, **info)
+    who = {"id": client["id"], "name": client.get("name", "")}
+    for field, name in _CLIENT_GAUGES.items():
+        if _is_number(client.get(field)):
+            families.gauge(f"{PREFIX}{name}", float(client[field]), **who)
+    for field, name in _CLIENT_TIMES.items():
+        if _is_number(client.get(field)):
+            families.gauge(f"{PREFIX}{name}", float(int(now) - int(client[field])), **who)
+
+
+def script_metrics(
+    families: Families, replies: Mapping[str, Any], refused: Mapping[str, str]
+) -> None:
+    """Each Lua script's name/value pairs, and whether it ran: 1 ok, 0 failed, 2 no values."""
+    for name in sorted({*replies, *refused}):
+        if name.startswith(SCRIPT_PREFIX):
+            filename = name.removeprefix(SCRIPT_PREFIX)
+            result = _script_values(families, replies.get(name), filename)
+            families.gauge(f"{PREFIX}script_result", result, filename=filename)
+
+
+def _script_values(families: Families, reply: object, filename: str) -> float:
+    if not isinstance(reply, list) or len(reply) % 2:
+        return SCRIPT_FAILED
+    pairs = list(zip(reply[::2], reply[1::2], strict=True))
+    if not all(_is_number(value) for _, value in pairs):
+        return SCRIPT_FAILED
+    for key, value in pairs:
+        families.gauge(f"{PREFIX}script_values", float(value), key=str(key), filename=filename)
+    return SCRIPT_OK if pairs else SCRIPT_EMPTY
+
+
+def config_metrics(families: Families, config: Mapping[str, str], prefix: str = "config") -> None:
+    """Every setting as {key, value} and numeric ones as values; secrets never appear."""
+    for key, value in sorted(config.items()):
+        if _SECRET_SETTING.search(key):
+            continue
+        families.gauge(f"{PREFIX}{prefix}_key_value", 1.0, key=key, value=value)
+        if _is_number(value):
+            families.gauge(f"{PREFIX}{prefix}_value", float(value), key=key)
+
+
+def cluster_info_metrics(
+    families: Families, reply: object, field_metric: Callable[[Families, str, str], None]
+) -> None:
+    """CLUSTER INFO's key:value lines, exported as INFO fields are (cluster_state ok -> 1)."""
+    if not isinstance(reply, str):
+        return
+    for line in reply.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            field_metric(families, key, value)
+
+
+def _is_number(text: object) -> bool:
+    if isinstance(text, (int, float)):
+        return True
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
