@@ -6,7 +6,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 VENV=.venv
-DEBIAN_PACKAGES=(redis-server prometheus-node-exporter prometheus openssl python3-venv shellcheck)
+DEBIAN_PACKAGES=(redis-server prometheus-node-exporter prometheus openssl python3-venv shellcheck systemd)
 
 say() { printf '==> %s\n' "$*"; }
 

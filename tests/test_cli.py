@@ -137,3 +137,23 @@ def test_version_and_module_entry_point() -> None:
     result = textfile_redis("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("textfile-redis ")
+
+
+def test_cleanup_reads_no_secret(tmp_path: Path) -> None:
+    """`cleanup` works where secrets are out of reach, as in systemd's ExecStopPost=."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'textfile_dir = "{tmp_path}"\n[[target]]\nname = "a"\naddr = "127.0.0.1:1"\n'
+        'password_credential = "cache"\n'
+    )
+    (tmp_path / "redis_a.prom").write_text(f"# textfile-redis owner={_owner(path)} target=a\n")
+    assert textfile_redis("once", "--config", str(path)).returncode == 78
+    result = textfile_redis("cleanup", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "redis_a.prom").exists()
+
+
+def _owner(config_path: Path) -> str:
+    from textfile_redis.config import config_owner  # noqa: PLC0415 - the test's only use
+
+    return config_owner(config_path)

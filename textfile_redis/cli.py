@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         interval=args.interval,
     )
     try:
-        config = load_config(overrides, os.environ)
+        # cleanup needs only where the files are and whose they are, never a password
+        config = load_config(overrides, os.environ, read_secrets=args.handler is not _cleanup)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)  # noqa: TRY400 - one line, never a traceback
         return EXIT_CONFIG

@@ -222,11 +222,19 @@ class Overrides:
     interval: float | None = None
 
 
-def load_config(overrides: Overrides, environ: Mapping[str, str]) -> Config:
-    """Load and validate the configuration; raise ConfigError naming file and key."""
+def load_config(
+    overrides: Overrides, environ: Mapping[str, str], *, read_secrets: bool = True
+) -> Config:
+    """Load and validate the configuration; raise ConfigError naming file and key.
+
+    Without read_secrets no password is read, for `cleanup`: systemd hands LoadCredential=
+    secrets to ExecStart= but not to ExecStopPost=, where cleanup runs.
+    """
     main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
     main = _read_main(main_path, explicit=overrides.config_path is not None)
     settings = _settings(main, main_path, overrides, environ)
+    if not read_secrets:
+        settings = dataclasses.replace(settings, read_secrets=False)
     targets = _command_line_targets(overrides, environ, settings)
     if targets is None:
         targets = _file_targets(main, main_path, settings)
@@ -533,6 +541,7 @@ class _Settings:
     config_command: str
     credentials_dir: str | None  # systemd's $CREDENTIALS_DIRECTORY, for LoadCredential=
     options: Options  # the top level's opt-in families: every target's defaults
+    read_secrets: bool = True
 
 
 def _settings(
@@ -778,7 +787,7 @@ def _file_target(table: _Table, where: _Where, base: Path, settings: _Settings) 
         addr=addr.url,
         timeout=_target_timeout(table, where, settings),
         username=_username(table, where, addr),
-        password=_file_password(table, where, base, addr, settings.credentials_dir),
+        password=_file_password(table, where, base, addr, settings),
         labels=_labels(table, where),
         tls=_tls(table, where, base, addr),
         config_command=_get_command(table, where, settings.config_command),
@@ -820,8 +829,11 @@ def _username(table: _Table, where: _Where, addr: _Addr) -> str | None:
 
 
 def _file_password(
-    table: _Table, where: _Where, base: Path, addr: _Addr, credentials_dir: str | None
+    table: _Table, where: _Where, base: Path, addr: _Addr, settings: _Settings
 ) -> Secret | None:
+    if not settings.read_secrets:
+        return None
+    credentials_dir = settings.credentials_dir
     password = _get_str(table, "password", where) or None
     path = _get_path(table, "password_file", where, base)
     credential = _credential_path(table, where, credentials_dir)
@@ -954,7 +966,9 @@ def _command_line_targets(
         source, texts = "REDIS_ADDR", environ["REDIS_ADDR"].split(",")
     else:
         return None
-    credentials = _env_credentials(environ)
+    credentials = (
+        _env_credentials(environ) if settings.read_secrets else _EnvCredentials()
+    )
     where = _Where(source)
     texts = [text.strip() for text in texts if text.strip()]
     placed = [(_command_line_target(t, where, credentials, settings), where) for t in texts]

@@ -1,0 +1,86 @@
+"""The alert rules in prometheus/: promtool accepts them and their unit tests pass."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
+RULES = PROMETHEUS_DIR / "textfile-redis.rules.yml"
+RULE_TESTS = PROMETHEUS_DIR / "textfile-redis.rules.test.yml"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    """Return promtool's path; skip without it (fail on CI, where .ci/run installs it)."""
+    path = shutil.which("promtool")
+    if path is None:
+        message = "no promtool here; install Debian's prometheus package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_promtool(promtool: str, *args: str) -> None:
+    """Run promtool in prometheus/ and fail with its output unless it succeeds."""
+    result = subprocess.run(
+        [promtool, *args],
+        cwd=PROMETHEUS_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, (
+        f"promtool {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+    )
+
+
+def alert_names() -> list[str]:
+    """The alerts the rules file defines, in order."""
+    return re.findall(r"^\s*- alert: (\S+)\s*$", RULES.read_text(), flags=re.MULTILINE)
+
+
+def expected_outcomes() -> dict[str, set[bool]]:
+    """For each alert the unit tests evaluate: whether they expect it firing, silent, or both."""
+    outcomes: dict[str, set[bool]] = {}
+    pattern = r"alertname: (\S+)\s*\n\s*exp_alerts:[ \t]*(\[\])?"
+    for name, empty in re.findall(pattern, RULE_TESTS.read_text()):
+        outcomes.setdefault(name, set()).add(not empty)
+    return outcomes
+
+
+def test_rules_pass_promtool_check(promtool: str) -> None:
+    """`promtool check rules` accepts the rules file."""
+    run_promtool(promtool, "check", "rules", RULES.name)
+
+
+def test_rules_pass_their_promtool_unit_tests(promtool: str) -> None:
+    """`promtool test rules` passes: every alert fires, and stays silent, where expected."""
+    run_promtool(promtool, "test", "rules", RULE_TESTS.name)
+
+
+def test_every_alert_is_tested_firing_and_silent() -> None:
+    """Each alert has a unit test where it fires and one where it does not."""
+    outcomes = expected_outcomes()
+    assert alert_names(), "no alert found in the rules file"
+    for name in alert_names():
+        assert outcomes.get(name) == {True, False}, f"{name}: tested {outcomes.get(name)}"
+
+
+def test_every_alert_has_severity_summary_and_description() -> None:
+    """Each alert carries a severity label and summary and description annotations."""
+    blocks = re.split(r"^\s*- alert: ", RULES.read_text(), flags=re.MULTILINE)[1:]
+    assert len(blocks) == len(alert_names())
+    for block in blocks:
+        name = block.split()[0]
+        assert re.search(r"severity: (critical|warning|info)\b", block), name
+        assert "summary:" in block, name
+        assert "description:" in block, name
+        assert "$labels.instance" in block, name
