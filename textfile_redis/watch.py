@@ -31,7 +31,7 @@ class ConfigWatcher(FileSystemEventHandler):
         """Watch the config file's directory (conf.d included); False when it does not exist."""
         directory = self._config_path.parent
         if not directory.is_dir():
-            log.info("not watching %s: it does not exist", directory)
+            log.debug("not watching %s: it does not exist", directory)
             return False
         self._observer = Observer()
         # Recursive, so that a conf.d created after start-up is watched too.
