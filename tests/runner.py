@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
+import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -99,3 +103,47 @@ class RunningDaemon:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
+
+
+class NotifySocket:
+    """systemd's side of NOTIFY_SOCKET: an abstract datagram socket read on a thread.
+
+    Every completed cycle sends one STATUS line, so this counts cycles exactly. It must be read
+    all the time the daemon runs: a full datagram queue would block the daemon's main loop.
+    """
+
+    def __init__(self) -> None:
+        self.address = f"@textfile-redis-test-{uuid.uuid4().hex}"
+        self.messages: list[str] = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind("\0" + self.address[1:])
+        self._socket.settimeout(0.05)
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="notify-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.messages.append(self._socket.recv(4096).decode())
+
+    @property
+    def cycles(self) -> int:
+        """Cycles completed so far (READY=1 carries the first one's STATUS)."""
+        return sum("STATUS=" in message for message in list(self.messages))
+
+    def statuses(self) -> list[str]:
+        """The STATUS= lines received so far, one per completed cycle."""
+        lines = (line for message in list(self.messages) for line in message.splitlines())
+        return [line for line in lines if line.startswith("STATUS=")]
+
+    @property
+    def stops(self) -> int:
+        """How many STOPPING=1 have come: each says a daemon began its stop."""
+        return sum("STOPPING=1" in message for message in list(self.messages))
+
+    def close(self) -> None:
+        """Stop reading and close the socket."""
+        self._closing.set()
+        self._reader.join()
+        self._socket.close()

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,13 +26,23 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
+EXIT_INTERRUPTED = 130  # a command other than run stopped by SIGINT or SIGTERM, as shells say
 
 log = logging.getLogger("textfile_redis")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = None) -> int:
+    """Run the command line; returns the process exit code.
+
+    early_signals: stop signals entry.py caught while this module was being imported. `run`
+    acts on them (and on those still to come) once its own handlers are in.
+    """
     args = _parser().parse_args(argv)
+    args.early_signals = early_signals if early_signals is not None else []
+    if args.handler is not _run:
+        _restore_default_signals()
+        if args.early_signals:
+            return EXIT_INTERRUPTED
     _setup_logging(args.log_level, args.log_format)
     overrides = Overrides(
         config_path=args.config,
@@ -46,10 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("configuration error: %s", exc)  # noqa: TRY400 - one line, never a traceback
         return EXIT_CONFIG
     command: Callable[[Config, argparse.Namespace, Overrides], int] = args.handler
-    return command(config, args, overrides)
+    try:
+        return command(config, args, overrides)
+    except KeyboardInterrupt:  # Ctrl-C in once, check or cleanup: stop quietly
+        return EXIT_INTERRUPTED
 
 
-def _run(config: Config, _args: argparse.Namespace, overrides: Overrides) -> int:
+def _restore_default_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run(config: Config, args: argparse.Namespace, overrides: Overrides) -> int:
     log.info(
         "textfile-redis %s: %d target(s) into %s every %gs",
         __version__,
@@ -58,7 +77,8 @@ def _run(config: Config, _args: argparse.Namespace, overrides: Overrides) -> int
         config.interval,
     )
     notifier = Notifier(os.environ)
-    return Daemon(config, lambda: load_config(overrides, os.environ), notifier).run()
+    daemon = Daemon(config, lambda: load_config(overrides, os.environ), notifier)
+    return daemon.run(early_signals=args.early_signals)
 
 
 def _once(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:

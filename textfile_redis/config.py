@@ -966,9 +966,7 @@ def _command_line_targets(
         source, texts = "REDIS_ADDR", environ["REDIS_ADDR"].split(",")
     else:
         return None
-    credentials = (
-        _env_credentials(environ) if settings.read_secrets else _EnvCredentials()
-    )
+    credentials = _env_credentials(environ) if settings.read_secrets else _EnvCredentials()
     where = _Where(source)
     texts = [text.strip() for text in texts if text.strip()]
     placed = [(_command_line_target(t, where, credentials, settings), where) for t in texts]

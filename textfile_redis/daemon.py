@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_WRITERS_TIMEOUT = 0.5  # seconds a writer in mid-write may take before stop goes on
 RELOAD_SETTLE = 0.2  # seconds of quiet after a config file event: Ansible writes in bursts
 
@@ -69,9 +70,14 @@ class Daemon:
         """Queue an event; safe from signal handlers (SimpleQueue.put is reentrant)."""
         self._events.put(event)
 
-    def run(self) -> int:
-        """Loop until STOP; returns the exit code."""
+    def run(self, early_signals: Iterable[int] = ()) -> int:
+        """Loop until STOP; returns the exit code.
+
+        early_signals: stop signals that came before the handlers were in (see entry.py).
+        """
         self._install_signal_handlers()
+        if any(signum in STOP_SIGNALS for signum in early_signals):
+            self.post(Event.STOP)
         self._remove_leftovers()
         self._warn_if_watchdog_too_short()
         self._watcher.start()
@@ -106,8 +112,8 @@ class Daemon:
             return None
 
     def _install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_stop_signal)
         signal.signal(signal.SIGHUP, self._on_reload_signal)
 
     def _on_stop_signal(self, _signum: int, _frame: FrameType | None) -> None:
@@ -175,6 +181,10 @@ class Daemon:
             log.warning("a file write outlasted %.1fs while stopping", STOP_WRITERS_TIMEOUT)
         removed = remove_owned(self.config)
         log.info("stopped; removed %d file(s)", len(removed))
+        # The work is done: a late signal must not kill the interpreter on its way out (Python
+        # restores the default handlers during shutdown, and those end the process with -15/-2).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         return EXIT_OK
 
     def _reload(self) -> None:

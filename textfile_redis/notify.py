@@ -47,6 +47,7 @@ class Notifier:
             return
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(False)  # noqa: FBT003 - socket's API; a listener that stopped reading must not stall the loop
                 sock.sendto(message.encode(), self._address)
         except OSError as exc:  # systemd gone or socket replaced: not worth failing a cycle for
             log.debug("sd_notify to %s failed: %s", self._address, exc)
