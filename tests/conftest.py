@@ -7,7 +7,18 @@ import os
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
-from servers import KINDS, NodeExporter, RedisServer, ServerKind, binary_for, kind_named, populate
+from servers import (
+    KINDS,
+    NodeExporter,
+    RedisServer,
+    Sentinel,
+    ServerKind,
+    binary_for,
+    kind_named,
+    populate,
+    start_cluster,
+    start_sentinel,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +91,33 @@ def server_factory(
                 unixsocket=unixsocket,
             )
             return running.enter_context(server)
+
+        yield start
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    server_kind: ServerKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[RedisServer]]:
+    """Yield a three-primary cluster of each kind, all slots assigned and cluster_state:ok."""
+    nodes = start_cluster(server_kind, tmp_path_factory.mktemp(f"{server_kind.name}-cluster"))
+    with contextlib.ExitStack() as running:
+        for node in nodes:
+            running.enter_context(node)
+        yield nodes
+
+
+@pytest.fixture
+def sentinel_factory(
+    server_kind: ServerKind, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Sentinel]]:
+    """Yield a starter of sentinels of each kind watching a given primary; stops all."""
+    with contextlib.ExitStack() as running:
+
+        def start(primary: RedisServer, master_name: str = "mymaster") -> Sentinel:
+            workdir = tmp_path_factory.mktemp(f"{server_kind.name}-sentinel")
+            sentinel = start_sentinel(server_kind, workdir, primary, master_name)
+            return running.enter_context(sentinel)
 
         yield start
 

@@ -5,26 +5,31 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from types import TracebackType
 
+    from prometheus_client.samples import Sample
     from typing_extensions import Self
 
 START_DEADLINE_S = 10.0
@@ -240,10 +245,14 @@ class _ManagedProcess:
 P = TypeVar("P", bound=_ManagedProcess)
 
 
-def _launch_on_free_port(launch: Callable[[int], P], wait_ready: Callable[[P], object]) -> P:
+def _launch_on_free_port(
+    launch: Callable[[int], P],
+    wait_ready: Callable[[P], object],
+    pick_port: Callable[[], int] = free_port,
+) -> P:
     """Launch on a fresh free port until one sticks; stop the process if it never gets ready."""
     for _ in range(PORT_ATTEMPTS):
-        started = launch(free_port())
+        started = launch(pick_port())
         try:
             wait_ready(started)
         except PortTakenError:
@@ -314,8 +323,12 @@ class RedisServer(_ManagedProcess):
         replica_of: RedisServer | None = None,
         password: str | None = None,
         unixsocket: bool = False,
+        pick_port: Callable[[], int] = free_port,
     ) -> RedisServer:
-        """Start a server of `kind` in `workdir`; return once it answers (and its link is up)."""
+        """Start a server of `kind` in `workdir`; return once it answers (and its link is up).
+
+        `pick_port` chooses each attempt's port (a cluster node needs port + 10000 free too).
+        """
         kind = _as_kind(kind)
         binary = binary_for(kind)
         if binary is None:
@@ -344,7 +357,7 @@ class RedisServer(_ManagedProcess):
             )
 
         ready = RedisServer.wait_until_linked if replica_of else RedisServer.wait_until_answering
-        return _launch_on_free_port(launch, ready)
+        return _launch_on_free_port(launch, ready, pick_port)
 
     def client(self, db: int = 0, socket_timeout: float = 5.0) -> redis.Redis:
         """Return a client (decoded replies) for setting up data; `stop()` closes it."""
@@ -493,6 +506,203 @@ def _record_latency_event(client: redis.Redis) -> None:
         _command(client, "DEBUG", "SLEEP", "0.01")
 
 
+# --- cluster and sentinel --------------------------------------------------------------------
+
+CLUSTER_SLOTS = 16384
+CLUSTER_BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10000
+CLUSTER_NODE_TIMEOUT_MS = 5000
+CLUSTER_DEADLINE_S = 30.0  # gossip spreads the MEETs and slots within seconds
+HIGHEST_PORT = 65535
+CLUSTER_PORT_ATTEMPTS = 100
+SENTINEL_DOWN_AFTER_MS = 5000
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_port() -> int:
+    """Return a free loopback port whose cluster bus port (port + 10000) is free as well.
+
+    Redis 6.2 has no `cluster-port` option: the bus port is always the port + 10000.
+    """
+    for _ in range(CLUSTER_PORT_ATTEMPTS):
+        port = free_port()
+        bus = port + CLUSTER_BUS_OFFSET
+        if bus <= HIGHEST_PORT and _port_is_free(bus):
+            return port
+    raise RuntimeError(f"no free port with a free cluster bus in {CLUSTER_PORT_ATTEMPTS} tries")
+
+
+def cluster_options() -> list[str]:
+    """The options that make a server a cluster node keeping its state in its own directory."""
+    return [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        str(CLUSTER_NODE_TIMEOUT_MS),
+    ]
+
+
+def slot_ranges(primaries: int) -> list[tuple[int, int]]:
+    """Split the 16384 slots into contiguous, inclusive ranges, one per primary."""
+    bounds = [CLUSTER_SLOTS * index // primaries for index in range(primaries + 1)]
+    return [(bounds[index], bounds[index + 1] - 1) for index in range(primaries)]
+
+
+def cluster_info(client: redis.Redis) -> dict[str, str]:
+    """CLUSTER INFO as a dict of strings, whatever redis-py's reply callback made of it."""
+    reply = _command(client, "CLUSTER", "INFO")
+    if isinstance(reply, dict):
+        return {str(key): str(value) for key, value in reply.items()}
+    lines = str(reply).splitlines()
+    return dict(line.strip().partition(":")[::2] for line in lines if ":" in line)
+
+
+def start_cluster(kind: ServerKind | str, workdir: Path, primaries: int = 3) -> list[RedisServer]:
+    """Start a cluster of `primaries` nodes, slots spread evenly; return once all agree it is ok.
+
+    Each node gets its slots (ADDSLOTSRANGE from 7.0, ADDSLOTS on 6.2) and its own config
+    epoch, as `redis-cli --cluster create` does, before the first node MEETs the others. On
+    any failure every node started is stopped again.
+    """
+    kind = _as_kind(kind)
+    with contextlib.ExitStack() as started:
+        nodes = [
+            started.enter_context(
+                RedisServer.start(
+                    kind,
+                    workdir / f"node{index}",
+                    extra_args=cluster_options(),
+                    pick_port=cluster_port,
+                )
+            )
+            for index in range(primaries)
+        ]
+        admins = [node.client(socket_timeout=2.0) for node in nodes]
+        for epoch, (admin, (first, last)) in enumerate(
+            zip(admins, slot_ranges(primaries), strict=True), start=1
+        ):
+            _add_slots(admin, kind, first, last)
+            _command(admin, "CLUSTER", "SET-CONFIG-EPOCH", str(epoch))
+        for node in nodes[1:]:
+            _command(admins[0], "CLUSTER", "MEET", "127.0.0.1", str(node.port))
+
+        def agreed() -> bool:
+            for node, admin in zip(nodes, admins, strict=True):
+                node.check_alive()
+                info = cluster_info(admin)
+                if (
+                    info.get("cluster_state") != "ok"
+                    or info.get("cluster_known_nodes") != str(primaries)
+                    or info.get("cluster_slots_assigned") != str(CLUSTER_SLOTS)
+                ):
+                    return False
+            return True
+
+        wait_for(
+            agreed,
+            timeout=CLUSTER_DEADLINE_S,
+            interval=0.1,
+            message=f"{kind.name} cluster of {primaries} never reported cluster_state:ok",
+        )
+        started.pop_all()
+        return nodes
+
+
+def _add_slots(admin: redis.Redis, kind: ServerKind, first: int, last: int) -> None:
+    if kind.version >= (7, 0):
+        _command(admin, "CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
+    else:
+        _command(admin, "CLUSTER", "ADDSLOTS", *(str(slot) for slot in range(first, last + 1)))
+
+
+def _sentinel_config(port: int, workdir: Path, primary: RedisServer, master_name: str) -> str:
+    log = workdir / Sentinel.LOG_NAME
+    return "\n".join(
+        [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {_config_quote(str(workdir))}",
+            f"logfile {_config_quote(str(log))}",
+            f"sentinel monitor {master_name} 127.0.0.1 {primary.port} 1",
+            f"sentinel down-after-milliseconds {master_name} {SENTINEL_DOWN_AFTER_MS}",
+            "",
+        ]
+    )
+
+
+class Sentinel(RedisServer):
+    """A sentinel: the same binary with --sentinel, monitoring one primary under a name."""
+
+    LOG_NAME = "sentinel.log"
+
+    def __init__(self, *, master_name: str, **server: Any) -> None:
+        super().__init__(**server)
+        self.name = f"{self.kind.name}-sentinel"
+        self.master_name = master_name
+
+    def wait_until_monitoring(self) -> None:
+        """Wait until SENTINEL MASTERS lists the master; raise if it exits or time runs out."""
+        wait_for(
+            self._lists_master,
+            message=f"{self.name} on port {self.port} never listed {self.master_name}",
+        )
+
+    def masters(self) -> dict[str, dict[str, object]]:
+        """SENTINEL MASTERS as redis-py parses it: master name -> its fields."""
+        reply = self._admin.sentinel_masters()
+        return dict(reply) if isinstance(reply, dict) else {}
+
+    def _lists_master(self) -> bool:
+        self.check_alive()
+        try:
+            return self.master_name in self.masters()
+        except redis.exceptions.ConnectionError:  # not yet listening
+            return False
+
+    def __repr__(self) -> str:
+        return f"<Sentinel {self.name} {self.addr} pid={self.pid}>"
+
+
+def start_sentinel(
+    kind: ServerKind | str, workdir: Path, primary: RedisServer, master_name: str = "mymaster"
+) -> Sentinel:
+    """Start a sentinel (quorum 1) watching `primary`; return once SENTINEL MASTERS lists it.
+
+    The sentinel rewrites its config file, so each attempt writes a fresh one in `workdir`.
+    """
+    kind = _as_kind(kind)
+    binary = binary_for(kind)
+    if binary is None:
+        raise FileNotFoundError(f"no {kind.name} binary here; install {kind.installed_by}")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def launch(port: int) -> Sentinel:
+        config = workdir / "sentinel.conf"
+        config.write_text(_sentinel_config(port, workdir, primary, master_name))
+        process = _spawn([str(binary), str(config), "--sentinel"], workdir / Sentinel.LOG_NAME)
+        return Sentinel(
+            master_name=master_name,
+            kind=kind,
+            process=process,
+            port=port,
+            workdir=workdir,
+            unix_path=None,
+            password=None,
+        )
+
+    return _launch_on_free_port(launch, Sentinel.wait_until_monitoring)
+
+
 def _required_binary(*commands: str) -> Path:
     for command in commands:
         found = _on_path(command)
@@ -537,6 +747,14 @@ class NodeExporter(_ManagedProcess):
             body: bytes = response.read()
         return body.decode()
 
+    def complaints(self) -> list[str]:
+        """Its logged warnings and errors (a bad textfile, a duplicate series), but for root."""
+        return [
+            line
+            for line in self.log().splitlines()
+            if re.search(r"level=(warn|error)", line) and "running as root" not in line
+        ]
+
     def wait_until_serving(self) -> None:
         """Wait until /metrics answers; raise if node_exporter exits or the deadline passes."""
         wait_for(self._serves_metrics, message=f"node_exporter never served {self.url}")
@@ -570,3 +788,108 @@ def promtool_check_metrics(path: Path) -> list[str]:
     if result.returncode == 0:
         return []
     return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+
+
+# promtool's naming lints that redis_exporter's own names raise (counters without `_total`, gauges
+# with `_total` or `_count`, `_sec`/`_ms`/`_milliseconds` units). Only `redis_*` names may raise
+# them: the product's own `textfile_redis_*` families follow the naming rules fully.
+REDIS_EXPORTER_LINTS = (
+    'counter metrics should have "_total" suffix',
+    'non-counter metrics should not have "_total" suffix',
+    "metric names should not contain abbreviated units",
+    'non-histogram and non-summary metrics should not have "_count" suffix',
+    'use base unit "seconds" instead of "milliseconds"',
+)
+
+
+def unaccepted_lints(path: Path) -> list[str]:
+    """The problems promtool finds in a textfile, less redis_exporter's naming lints."""
+    return [
+        problem
+        for problem in promtool_check_metrics(path)
+        if not (problem.startswith("redis_") and problem.endswith(REDIS_EXPORTER_LINTS))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Exposition:
+    """A textfile's samples as Prometheus reads them: label values unescaped, values as floats."""
+
+    text: str
+    samples: tuple[Sample, ...]
+
+    @classmethod
+    def read(cls, path: Path) -> Exposition:
+        """Parse the exposition file at `path`."""
+        return cls.parse(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def parse(cls, text: str) -> Exposition:
+        """Parse exposition text."""
+        samples = tuple(
+            sample for family in text_string_to_metric_families(text) for sample in family.samples
+        )
+        return cls(text, samples)
+
+    def find(self, name: str, /, **labels: str) -> list[Sample]:
+        """The samples of `name` whose labels include `labels`."""
+        return [
+            sample
+            for sample in self.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def value(self, name: str, /, **labels: str) -> float | None:
+        """The value of the one sample of `name` matching `labels`; None when there is none."""
+        found = self.find(name, **labels)
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} samples of {name} match {labels}: {found}")
+        return found[0].value if found else None
+
+    def by_label(self, name: str, label: str, /, **labels: str) -> dict[str, float]:
+        """{value of `label`: sample value} over the samples of `name` matching `labels`."""
+        found = self.find(name, **labels)
+        result = {sample.labels[label]: sample.value for sample in found}
+        if len(result) != len(found):
+            raise AssertionError(f"{name} has several samples per {label}: {found}")
+        return result
+
+    def names(self) -> set[str]:
+        """Every sample name in the file."""
+        return {sample.name for sample in self.samples}
+
+    def duplicates(self) -> list[str]:
+        """Series written more than once (name and labels alike), which node_exporter rejects."""
+        seen = Counter(
+            (sample.name, tuple(sorted(sample.labels.items()))) for sample in self.samples
+        )
+        return sorted(
+            f"{name}{dict(labels)}" for (name, labels), count in seen.items() if count > 1
+        )
+
+
+def toml_value(value: object) -> str:
+    """Render a string, number, boolean or list of them as a TOML value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string without ASCII escaping is a TOML basic string, but for DEL.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML rendering for {type(value).__name__}")
+
+
+def write_toml_config(
+    path: Path, textfile_dir: Path, targets: Sequence[Mapping[str, object]], **top: object
+) -> Path:
+    """Write a config.toml with typed top-level keys and [[target]] tables (lists, bools, ...)."""
+    lines = [f"textfile_dir = {toml_value(str(textfile_dir))}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in top.items()]
+    for target in targets:
+        lines.append("[[target]]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in target.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

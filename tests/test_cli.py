@@ -157,3 +157,16 @@ def _owner(config_path: Path) -> str:
     from textfile_redis.config import config_owner  # noqa: PLC0415 - the test's only use
 
     return config_owner(config_path)
+
+
+def test_cleanup_works_when_no_target_is_left(tmp_path: Path) -> None:
+    """A configuration whose last target was removed can still clean up that target's file."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'textfile_dir = "{tmp_path}"\n')
+    (tmp_path / "redis_gone.prom").write_text(
+        f"# textfile-redis owner={_owner(path)} target=gone\n"
+    )
+    assert textfile_redis("once", "--config", str(path)).returncode == 78
+    result = textfile_redis("cleanup", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "redis_gone.prom").exists()

@@ -51,8 +51,11 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         interval=args.interval,
     )
     try:
-        # cleanup needs only where the files are and whose they are, never a password
-        config = load_config(overrides, os.environ, read_secrets=args.handler is not _cleanup)
+        # cleanup needs only where the files are and whose they are: no password, no target
+        cleaning = args.handler is _cleanup
+        config = load_config(
+            overrides, os.environ, read_secrets=not cleaning, allow_no_targets=cleaning
+        )
     except ConfigError as exc:
         log.error("configuration error: %s", exc)  # noqa: TRY400 - one line, never a traceback
         return EXIT_CONFIG
@@ -77,7 +80,11 @@ def _run(config: Config, args: argparse.Namespace, overrides: Overrides) -> int:
         config.interval,
     )
     notifier = Notifier(os.environ)
-    daemon = Daemon(config, lambda: load_config(overrides, os.environ), notifier)
+
+    def reload() -> Config:
+        return load_config(overrides, os.environ, allow_no_targets=True)
+
+    daemon = Daemon(config, reload, notifier)
     return daemon.run(early_signals=args.early_signals)
 
 

@@ -41,7 +41,7 @@ class ServerFeatures:
 
     latency_histogram: bool = False
     commandlog: bool = False
-    cluster: bool = False
+    cluster: bool = False  # a cluster node whose INFO lacks CLUSTER INFO's fields
     sentinel: bool = False
 
     @classmethod
@@ -52,7 +52,9 @@ class ServerFeatures:
         return cls(
             latency_histogram=versions.get("redis", (0, 0)) >= (7, 0),
             commandlog=versions.get("valkey", (0, 0)) >= (8, 1),
-            cluster="\ncluster_enabled:1" in info,
+            # Valkey 9 repeats CLUSTER INFO in INFO ALL ("# Cluster Info"); asking again would
+            # write every redis_cluster_* series twice.
+            cluster="\ncluster_enabled:1" in info and "\ncluster_state:" not in info,
             sentinel=mode is not None and mode[1] == "sentinel",
         )
 

@@ -223,12 +223,17 @@ class Overrides:
 
 
 def load_config(
-    overrides: Overrides, environ: Mapping[str, str], *, read_secrets: bool = True
+    overrides: Overrides,
+    environ: Mapping[str, str],
+    *,
+    read_secrets: bool = True,
+    allow_no_targets: bool = False,
 ) -> Config:
     """Load and validate the configuration; raise ConfigError naming file and key.
 
     Without read_secrets no password is read, for `cleanup`: systemd hands LoadCredential=
-    secrets to ExecStart= but not to ExecStopPost=, where cleanup runs.
+    secrets to ExecStart= but not to ExecStopPost=, where cleanup runs. allow_no_targets is for
+    cleanup and reloads: when the last target goes, its file must go too.
     """
     main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
     main = _read_main(main_path, explicit=overrides.config_path is not None)
@@ -238,7 +243,7 @@ def load_config(
     targets = _command_line_targets(overrides, environ, settings)
     if targets is None:
         targets = _file_targets(main, main_path, settings)
-    if not targets:
+    if not targets and not allow_no_targets:
         msg = f"{main_path}: no targets: add [[target]] to {main_path} or give --redis-addr"
         raise ConfigError(msg)
     _check_textfile_dir(settings.textfile_dir, settings.textfile_origin)

@@ -142,6 +142,8 @@ class Daemon:
     def _start_cycle(self) -> None:
         started = self._collector.start_cycle(self._events.put)
         self._cycle.begin(started)
+        if not self._cycle.pending:  # no targets: an idle daemon is still a healthy one
+            self._cycle_complete()
 
     def _note(self, report: TargetReport) -> None:
         if report.target.name not in {t.name for t in self.config.targets}:
@@ -202,6 +204,8 @@ class Daemon:
         for target in retired:
             self._failing.pop(target.name, None)
         self._log_reload(old_config, retired)
+        if not new_config.targets:
+            log.warning("no targets left: nothing to collect until the configuration has some")
         self._start_cycle()  # new targets get their files at once
 
     def _log_reload(self, old: Config, retired: list[Target]) -> None:

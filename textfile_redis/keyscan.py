@@ -20,6 +20,7 @@ Execute: TypeAlias = "Callable[[Sequence[Command]], list[Any]]"
 GLOB = re.compile(r"[*?\[\]^]")  # redis_exporter's test for "this key is a SCAN pattern"
 VALUE_PREFIX_BYTES = 4096  # GETRANGE, not GET: a huge value never crosses the wire whole
 HLL_MAGIC = "HYLL"  # a HyperLogLog's first bytes; TYPE calls it a string
+HLL_HEADER_BYTES = 16
 SIZE_COMMANDS = {
     "string": "STRLEN",
     "list": "LLEN",
@@ -92,6 +93,7 @@ class Sweep:
 
     db: int
     pattern: str  # the MATCH pattern; empty for key groups, which look at every key
+    only_type: str = ""  # SCAN's TYPE filter, for sweeps that want streams only
     cursor: int = 0
     partial: dict[str, list[int]] = field(default_factory=dict)
     result: dict[str, list[int]] | None = None  # the last complete sweep's findings
@@ -120,7 +122,9 @@ class KeyInspector:
         self._clock = clock
         self._key_sweeps = _sweeps(p for p in options.check_keys if GLOB.search(p.pattern))
         self._count_sweeps = _sweeps(options.count_keys)
-        self._stream_sweeps = _sweeps(p for p in options.check_streams if GLOB.search(p.pattern))
+        self._stream_sweeps = _sweeps(
+            (p for p in options.check_streams if GLOB.search(p.pattern)), only_type="stream"
+        )
         self._group_sweeps: dict[int, Sweep] = {}
 
     def inspect(self, execute: Execute, info: str) -> dict[str, Any]:
@@ -135,7 +139,7 @@ class KeyInspector:
                 for s in self._count_sweeps
                 if s.result is not None
             ],
-            "streams": [_stream(execute, db, key) for db, key in self._streams()],
+            "streams": list(_streams(execute, self._streams())),
         }
         if self.options.check_key_groups:
             result["key_groups"] = self._key_groups(execute, info, budget)
@@ -145,7 +149,9 @@ class KeyInspector:
 
     def _match_step(self, sweep: Sweep) -> Command:
         size = self.options.check_keys_batch_size
-        return ("SCAN", sweep.cursor, "MATCH", sweep.pattern, "COUNT", size)
+        scan: Command = ("SCAN", sweep.cursor, "MATCH", sweep.pattern, "COUNT", size)
+        # XINFO on a key that is not a stream is an error reply; SCAN can look for streams only.
+        return (*scan, "TYPE", sweep.only_type) if sweep.only_type else scan
 
     def _group_step(self, sweep: Sweep) -> Command:
         size = self.options.check_keys_batch_size
@@ -191,8 +197,8 @@ def databases_with_keys(info: str) -> list[int]:
     return [int(db) for db, keys in _KEYSPACE_LINE.findall(info) if int(keys) > 0]
 
 
-def _sweeps(patterns: Iterable[KeyPattern]) -> list[Sweep]:
-    return [Sweep(p.db, p.pattern) for p in patterns]
+def _sweeps(patterns: Iterable[KeyPattern], only_type: str = "") -> list[Sweep]:
+    return [Sweep(p.db, p.pattern, only_type) for p in patterns]
 
 
 def _wanted(
@@ -270,7 +276,7 @@ def _key_details_in_db(execute: Execute, db: int, keys: list[str]) -> list[dict[
         entry["size"] = size if isinstance(size, int) else None
     for entry, value in zip(strings, replies[len(measurable) :], strict=True):
         entry["value"] = value if isinstance(value, str) else None
-    _count_hyperloglogs(execute, db, [e for e in strings if str(e["value"]).startswith(HLL_MAGIC)])
+    _count_hyperloglogs(execute, db, [e for e in strings if _looks_like_hll(e["value"])])
     return found
 
 
@@ -287,6 +293,20 @@ def _types_and_memory(execute: Execute, db: int, keys: list[str]) -> list[dict[s
     ]
 
 
+def _looks_like_hll(value: str | None) -> bool:
+    """A HyperLogLog's 16-byte header: HYLL, encoding 0 (dense) or 1 (sparse), three zero bytes.
+
+    PFCOUNT on anything else is an error reply, which the server would count in its metrics.
+    """
+    return (
+        value is not None
+        and len(value) >= HLL_HEADER_BYTES
+        and value.startswith(HLL_MAGIC)
+        and value[4] in "\x00\x01"
+        and value[5:8] == "\x00\x00\x00"
+    )
+
+
 def _count_hyperloglogs(execute: Execute, db: int, entries: list[dict[str, Any]]) -> None:
     if not entries:
         return
@@ -296,15 +316,42 @@ def _count_hyperloglogs(execute: Execute, db: int, entries: list[dict[str, Any]]
             entry.update(type="HLL", size=count, value=None)
 
 
-def _stream(execute: Execute, db: int, key: str) -> dict[str, Any]:
-    """XINFO STREAM and GROUPS in one round trip, then XINFO CONSUMERS for every group."""
-    stream, groups = _in_db(execute, db, [("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)])
-    group_fields = [_fields(group) for group in groups] if isinstance(groups, list) else []
-    names = [str(g.get("name", "")) for g in group_fields]
-    consumers = _in_db(execute, db, [("XINFO", "CONSUMERS", key, name) for name in names])
-    for group, members in zip(group_fields, consumers, strict=True):
+def _streams(execute: Execute, wanted: list[tuple[int, str]]) -> Iterator[dict[str, Any]]:
+    for db, entries in groupby(sorted(wanted), key=lambda entry: entry[0]):
+        yield from _streams_in_db(execute, db, [key for _, key in entries])
+
+
+def _streams_in_db(execute: Execute, db: int, keys: list[str]) -> list[dict[str, Any]]:
+    """TYPE first, so XINFO only ever meets streams; then XINFO STREAM and GROUPS; then CONSUMERS.
+
+    XINFO on a missing key or another type is an error reply, which the server would count.
+    """
+    kinds = _in_db(execute, db, [("TYPE", key) for key in keys])
+    streams = [key for key, kind in zip(keys, kinds, strict=True) if kind == "stream"]
+    commands: list[Command] = []
+    for key in streams:
+        commands += [("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)]
+    replies = _in_db(execute, db, commands)
+    found = [
+        {"db": db, "key": key, "info": _fields(info), "groups": _groups(groups)}
+        for key, info, groups in zip(streams, replies[::2], replies[1::2], strict=True)
+    ]
+    _add_consumers(execute, db, found)
+    return found
+
+
+def _groups(reply: object) -> list[dict[str, Any]]:
+    return [_fields(group) for group in reply] if isinstance(reply, list) else []
+
+
+def _add_consumers(execute: Execute, db: int, streams: list[dict[str, Any]]) -> None:
+    """XINFO CONSUMERS for every group of every stream, in one round trip."""
+    groups = [(stream["key"], group) for stream in streams for group in stream["groups"]]
+    commands: list[Command] = [
+        ("XINFO", "CONSUMERS", key, str(g.get("name", ""))) for key, g in groups
+    ]
+    for (_, group), members in zip(groups, _in_db(execute, db, commands), strict=True):
         group["consumer_list"] = [_fields(m) for m in members] if isinstance(members, list) else []
-    return {"db": db, "key": key, "info": _fields(stream), "groups": group_fields}
 
 
 def _fields(reply: object) -> dict[str, Any]:

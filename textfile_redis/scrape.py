@@ -203,7 +203,8 @@ def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> 
 
     An error reply comes back in its command's place; trouble with the connection raises.
     """
-    packed = connection.pack_commands(commands)  # type: ignore[no-untyped-call]  # untyped in redis-py
+    wire = [tuple(_to_wire(word) for word in command) for command in commands]
+    packed = connection.pack_commands(wire)  # type: ignore[no-untyped-call]  # untyped in redis-py
     connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
     replies: list[Any] = []
     for _ in commands:
@@ -212,6 +213,15 @@ def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> 
         except redis.ResponseError as exc:  # noqa: PERF203 - read whole, the stream stays in step
             replies.append(exc)
     return replies
+
+
+def _to_wire(word: str | int) -> bytes | int:
+    """A key name read back from the server returns as the same bytes, UTF-8 or not.
+
+    Replies keep undecodable bytes as lone surrogates; hiredis's packer, which redis-py uses
+    when it is installed, would refuse them.
+    """
+    return word.encode("utf-8", "surrogateescape") if isinstance(word, str) else word
 
 
 def _execute(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:
@@ -244,7 +254,9 @@ def _make_connection(target: Target) -> AbstractConnection:
         "socket_timeout": target.timeout,
         "socket_connect_timeout": target.timeout,
         "decode_responses": True,
-        "encoding_errors": "backslashreplace",
+        # Key names need not be UTF-8: undecodable bytes become lone surrogates, which encode
+        # back to the same bytes when the name is sent again (rendering escapes them).
+        "encoding_errors": "surrogateescape",
         "retry": Retry(NoBackoff(), 0),
         "driver_info": None,  # no CLIENT SETINFO: two round trips saved on every connect
         "protocol": 2,  # RESP2: plain arrays, the replies recorded in tests, and no HELLO

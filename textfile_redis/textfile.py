@@ -48,6 +48,39 @@ class Marker:
 
 def render(families: Iterable[Metric], marker: Marker) -> bytes:
     """The file's bytes: the marker, then the exposition text of every family."""
+    listed = list(families)
+    try:
+        return _render(listed, marker)
+    except UnicodeEncodeError:  # a name or value that is not UTF-8: see _printable
+        return _render(_printable(listed), marker)
+
+
+def _printable(families: list[Metric]) -> list[Metric]:
+    r"""The families with bytes that are not UTF-8 shown as \xNN escapes.
+
+    Replies keep such bytes as lone surrogates (so a key name can be sent back as it was); the
+    exposition must be UTF-8. A sample that the escaping makes identical to another is dropped:
+    a series twice in one file would make node_exporter refuse the file.
+    """
+    printable = []
+    for family in families:
+        copy = Metric(family.name, family.documentation, family.type)
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for sample in family.samples:
+            labels = {name: _escaped(value) for name, value in sample.labels.items()}
+            identity = (sample.name, tuple(sorted(labels.items())))
+            if identity not in seen:
+                seen.add(identity)
+                copy.samples.append(sample._replace(labels=labels))
+        printable.append(copy)
+    return printable
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _render(families: list[Metric], marker: Marker) -> bytes:
     plain: list[Metric] = []
     quirky: list[Metric] = []
     for family in families:

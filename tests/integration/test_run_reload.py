@@ -130,3 +130,25 @@ def test_sighup_reloads_and_unchanged_targets_keep_their_connection(
     before = (textfile_dir / "redis_primary.prom").stat().st_ino
     wait_for(lambda: (textfile_dir / "redis_primary.prom").stat().st_ino != before)
     assert _our_connection_ids(primary) == connections
+
+
+def test_removing_the_last_target_removes_its_file_and_the_daemon_idles(
+    replica_pair: tuple[RedisServer, RedisServer], textfile_dir: Path, tmp_path: Path
+) -> None:
+    """With its only target's conf.d file gone, the file goes and the daemon keeps running."""
+    primary, _replica = replica_pair
+    etc = tmp_path / "only-confd"
+    (etc / "conf.d").mkdir(parents=True)
+    config = etc / "config.toml"
+    config.write_text(f'textfile_dir = "{textfile_dir}"\ninterval = 0.5\ntimeout = 0.4\n')
+    only = etc / "conf.d" / "primary.toml"
+    only.write_text(f'[[target]]\nname = "primary"\naddr = "{primary.addr}"\n')
+    daemon = RunningDaemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for((textfile_dir / "redis_primary.prom").exists, message="no first file")
+        only.unlink()
+        wait_for(lambda: not any(textfile_dir.iterdir()), message="the last file stayed")
+        wait_for(lambda: "no targets left" in daemon.log(), message="no warning logged")
+        assert daemon.process.poll() is None
+    finally:
+        daemon.kill()
