@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Run every check the project has: lint, types, and the whole test suite against real servers.
+# Run every check the project has: lint, types, and the whole test suite against real servers,
+# the fleet test included (it boots Debian hosts with systemd-nspawn; skip it with -m "not fleet").
 # Works on a fresh Debian machine: installs what is missing (Debian packages with apt-get, the
 # rest into .venv), so it is the README's test command and what .ci/run runs.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 VENV=.venv
-DEBIAN_PACKAGES=(redis-server prometheus-node-exporter prometheus openssl python3-venv shellcheck systemd)
+DEBIAN_PACKAGES=(
+    redis-server prometheus-node-exporter prometheus openssl python3-venv shellcheck systemd
+    debootstrap systemd-container ansible ansible-lint openssh-client iproute2 util-linux
+)
+
+if [ "${1:-}" = "--debian-packages" ]; then  # for .ci/run: the one list of what tests need
+    echo "${DEBIAN_PACKAGES[@]}"
+    exit 0
+fi
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -27,6 +36,7 @@ install_debian_packages() {
     missing=$(missing_debian_packages)
     [ -z "$missing" ] && return
     say "installing Debian packages: $(echo "$missing" | tr '\n' ' ')"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     # shellcheck disable=SC2086 # one package per word
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
 }
@@ -42,14 +52,14 @@ install_python_packages() {
 
 run_checks() {
     local bin="$VENV/bin"
-    say "ruff check";         "$bin/ruff" check .
+    say "ruff check";          "$bin/ruff" check .
     say "ruff format --check"; "$bin/ruff" format --check .
     say "mypy --strict";       "$bin/mypy" textfile_redis
     say "shellcheck";          shellcheck scripts/*.sh .ci/run
     say "pytest";              "$bin/python" -m pytest "$@"
     say "hiredis: the real-server tests again with redis-py's hiredis parser"
     "$bin/python" -m pip install -q -e '.[hiredis]'
-    "$bin/python" -m pytest -q tests/integration/test_once.py
+    "$bin/python" -m pytest -q tests/integration/test_once.py tests/integration/test_hostile.py
 }
 
 install_debian_packages

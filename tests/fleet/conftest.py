@@ -1,0 +1,32 @@
+"""Fixtures of the fleet test: booted hosts, the wheelhouse, and the first deployment."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+from fleet_ansible import build_wheelhouse
+from fleet_deploy import ANSIBLE_TOOLS, FLEET_TOOLS, HOSTS, Fleet, require_tools
+from fleet_hosts import booted_fleet
+from fleet_tree import debian_tree
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """Two booted bookworm hosts, deployed once by the playbook; torn down even on failure."""
+    require_tools(FLEET_TOOLS + ANSIBLE_TOOLS, root=True)
+    workdir = tmp_path_factory.mktemp("fleet")
+    key = workdir / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    tree = debian_tree()
+    wheelhouse = build_wheelhouse(tree, workdir / "controller")
+    password = secrets.token_urlsafe(16)
+    with booted_fleet(tree, workdir / "hosts", HOSTS, key, password) as hosts:
+        deployed = Fleet(hosts, workdir, wheelhouse, password)
+        deployed.play()
+        yield deployed
