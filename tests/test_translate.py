@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from prometheus_client.registry import Collector, CollectorRegistry
+from recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
 
 from textfile_redis.config import METRIC_LABELS
 from textfile_redis.textfile import Marker, render
-from textfile_redis.translate import Outcome, translate
+from textfile_redis.translate import Outcome
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-REPLIES = Path(__file__).parent / "fixtures" / "replies"
-SERVERS = ("redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1")
-NOW = 1_800_000_000.0
-ADDR = "redis://127.0.0.1:6379"
 
-
-class _Recorded(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> list[Metric]:
-        return self.families
-
-
-class Scraped:
+class Scraped(Translated):
     """One recorded scrape, translated, with get_sample_value-style lookups."""
 
     def __init__(self, fixture: str, **changes: Any) -> None:
-        self.document = json.loads((REPLIES / f"{fixture}.json").read_text())
+        self.document = load(fixture)
         outcome = Outcome(
             addr=ADDR,
             replies=changes.get("replies", self.document["replies"]),
@@ -45,13 +30,7 @@ class Scraped:
             now=NOW,
             labels=(("cluster", "payments"),),
         )
-        self.families = translate(outcome)
-        self.registry = CollectorRegistry()
-        self.registry.register(_Recorded(self.families))
-
-    def value(self, name: str, **labels: str) -> float | None:
-        """The sample's value; addr and the static label are implied."""
-        return self.registry.get_sample_value(name, {"addr": ADDR, "cluster": "payments", **labels})
+        super().__init__(outcome, {"addr": ADDR, "cluster": "payments"})
 
     def info(self, field: str) -> str:
         """A field of the recorded INFO reply, to compare a metric with its source."""

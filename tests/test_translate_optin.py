@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from prometheus_client.registry import Collector, CollectorRegistry
+from recorded import ADDR, NOW, SERVERS, Translated, load
 
 from textfile_redis import commands, translate_optin
 from textfile_redis.textfile import Marker, render
-from textfile_redis.translate import Extras, Outcome, translate
+from textfile_redis.translate import Extras, Outcome
 
-if TYPE_CHECKING:
-    from prometheus_client.metrics_core import Metric
-
-REPLIES = Path(__file__).parent / "fixtures" / "replies"
-SERVERS = ("redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1")
-ADDR = "redis://127.0.0.1:6379"
-NOW = 1_800_000_000.0
 ALL_ON = Extras(include_config_metrics=True, include_system_metrics=True, max_distinct_key_groups=2)
 
 
-class _Families(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> list[Metric]:
-        return self.families
-
-
-class Translated:
-    """A recorded opt-in scrape, translated; get_sample_value-style lookups with addr implied."""
+class Optins(Translated):
+    """A recorded opt-in scrape, translated; lookups with addr implied."""
 
     def __init__(self, server: str, extras: Extras = ALL_ON, **changes: Any) -> None:
-        self.document = json.loads((REPLIES / f"{server}-opt-ins.json").read_text())
+        self.document = load(f"{server}-opt-ins")
         self.replies = {**self.document["replies"], **changes}
         outcome = Outcome(
             addr=ADDR,
@@ -44,17 +27,7 @@ class Translated:
             now=NOW,
             extras=extras,
         )
-        self.families = translate(outcome)
-        self.registry = CollectorRegistry()
-        self.registry.register(_Families(self.families))
-
-    def value(self, name: str, /, **labels: str) -> float | None:
-        """The value of the sample with exactly these labels (addr implied)."""
-        return self.registry.get_sample_value(name, {"addr": ADDR, **labels})
-
-    def samples(self, name: str) -> list[dict[str, str]]:
-        """The label sets of every sample named `name`."""
-        return [s.labels for f in self.families for s in f.samples if s.name == name]
+        super().__init__(outcome, {"addr": ADDR})
 
     def text(self) -> str:
         """The rendered file."""
@@ -62,12 +35,12 @@ class Translated:
 
 
 @pytest.fixture(params=SERVERS)
-def scraped(request: pytest.FixtureRequest) -> Translated:
+def scraped(request: pytest.FixtureRequest) -> Optins:
     """Every version's recorded opt-in scrape."""
-    return Translated(request.param)
+    return Optins(request.param)
 
 
-def test_key_sizes_values_and_memory(scraped: Translated) -> None:
+def test_key_sizes_values_and_memory(scraped: Optins) -> None:
     """check_keys and check_single_keys report sizes by type, values, and memory usage."""
     assert scraped.value("redis_key_size", db="db0", key="queue:jobs") == 3
     assert scraped.value("redis_key_size", db="db0", key="greeting") == 5
@@ -82,18 +55,18 @@ def test_key_sizes_values_and_memory(scraped: Translated) -> None:
     assert user_keys == {"user:1", *(f"user:{n}" for n in range(10, 20))}
 
 
-def test_hyperloglog_reports_its_cardinality_not_its_bytes(scraped: Translated) -> None:
+def test_hyperloglog_reports_its_cardinality_not_its_bytes(scraped: Optins) -> None:
     """A HyperLogLog of three elements has key_size 3 and no string value label."""
     assert scraped.value("redis_key_size", db="db0", key="visitors") == 3
     assert not [s for s in scraped.samples("redis_key_value_as_string") if s["key"] == "visitors"]
 
 
-def test_count_keys_counts_every_match(scraped: Translated) -> None:
+def test_count_keys_counts_every_match(scraped: Optins) -> None:
     """count_keys reports the 20 populated user:* keys under the pattern it was given."""
     assert scraped.value("redis_keys_count", db="db0", key="user:*") == 20
 
 
-def test_key_groups_keep_the_biggest_and_sum_the_rest_as_overflow(scraped: Translated) -> None:
+def test_key_groups_keep_the_biggest_and_sum_the_rest_as_overflow(scraped: Optins) -> None:
     """With max_distinct_key_groups = 2 the two biggest groups stay; the rest is "overflow"."""
     recorded = {g["db"]: g["groups"] for g in scraped.replies["key_groups"]}[0]
     biggest = sorted(recorded, key=lambda name: -recorded[name][1])
@@ -107,7 +80,7 @@ def test_key_groups_keep_the_biggest_and_sum_the_rest_as_overflow(scraped: Trans
     assert scraped.value("redis_key_group_count", db="db0", key_group="user") == 20
 
 
-def test_streams_report_groups_and_consumers(scraped: Translated) -> None:
+def test_streams_report_groups_and_consumers(scraped: Optins) -> None:
     """The stream's length, its group's pending count and its consumer's pending count."""
     (stream,) = scraped.replies["streams"]
     labels = {"db": "db0", "stream": "events"}
@@ -122,7 +95,7 @@ def test_streams_report_groups_and_consumers(scraped: Translated) -> None:
     assert scraped.value("redis_stream_last_generated_id", **labels) == float(last_id.split("-")[0])
 
 
-def test_client_list_reports_each_connection(scraped: Translated) -> None:
+def test_client_list_reports_each_connection(scraped: Optins) -> None:
     """Each CLIENT LIST line gives redis_connected_client_info and per-client gauges."""
     lines = scraped.replies["client_list"].splitlines()
     infos = scraped.samples("redis_connected_client_info")
@@ -136,13 +109,13 @@ def test_client_list_reports_each_connection(scraped: Translated) -> None:
     assert created == NOW - age
 
 
-def test_client_port_only_when_asked(scraped: Translated) -> None:
+def test_client_port_only_when_asked(scraped: Optins) -> None:
     """export_client_port adds the port label, which multiplies series, only when set."""
-    with_port = Translated(scraped.document["server"], Extras(export_client_port=True))
+    with_port = Optins(scraped.document["server"], Extras(export_client_port=True))
     assert all("port" in s for s in with_port.samples("redis_connected_client_info"))
 
 
-def test_scripts_report_values_and_failures(scraped: Translated) -> None:
+def test_scripts_report_values_and_failures(scraped: Optins) -> None:
     """A working script's pairs become script_values (result 1); a failing one gives result 0."""
     assert scraped.value("redis_script_values", key="depth", filename="depth.lua") == 3
     assert scraped.value("redis_script_result", filename="depth.lua") == 1
@@ -150,7 +123,7 @@ def test_scripts_report_values_and_failures(scraped: Translated) -> None:
     assert scraped.value("textfile_redis_command_refused", command="script:broken.lua") is None
 
 
-def test_config_metrics_never_show_a_secret(scraped: Translated) -> None:
+def test_config_metrics_never_show_a_secret(scraped: Optins) -> None:
     """include_config_metrics exports settings, numeric ones as values, never a password."""
     assert scraped.value("redis_config_key_value", key="maxmemory", value="0") == 1
     assert scraped.value("redis_config_value", key="maxclients") == 10000
@@ -160,20 +133,20 @@ def test_config_metrics_never_show_a_secret(scraped: Translated) -> None:
     assert not [key for key in keys if "pass" in key]
 
 
-def test_system_memory_only_when_asked(scraped: Translated) -> None:
+def test_system_memory_only_when_asked(scraped: Optins) -> None:
     """redis_total_system_memory_bytes comes with include_system_metrics only."""
     total = scraped.value("redis_total_system_memory_bytes")
     assert total is not None
     assert total > 0
-    without = Translated(scraped.document["server"], Extras())
+    without = Optins(scraped.document["server"], Extras())
     assert without.value("redis_total_system_memory_bytes") is None
     assert without.value("redis_config_value", key="maxclients") is None
 
 
-def test_unfinished_sweeps_are_reported(scraped: Translated) -> None:
+def test_unfinished_sweeps_are_reported(scraped: Optins) -> None:
     """A sweep cut short by the time budget shows as textfile_redis_scan_in_progress."""
     progress = [{"kind": "count_keys", "db": 0, "pattern": "user:*"}]
-    cut = Translated(scraped.document["server"], scans_in_progress=progress)
+    cut = Optins(scraped.document["server"], scans_in_progress=progress)
     assert (
         cut.value("textfile_redis_scan_in_progress", kind="count_keys", db="db0", pattern="user:*")
         == 1
@@ -181,7 +154,7 @@ def test_unfinished_sweeps_are_reported(scraped: Translated) -> None:
     assert scraped.samples("textfile_redis_scan_in_progress") == []
 
 
-def test_every_opt_in_file_is_consistent(scraped: Translated) -> None:
+def test_every_opt_in_file_is_consistent(scraped: Optins) -> None:
     """TYPE lines name the samples that follow, and each family has exactly one HELP."""
     text = scraped.text()
     helps = [line.split(" ")[2] for line in text.splitlines() if line.startswith("# HELP ")]
