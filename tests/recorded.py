@@ -26,9 +26,7 @@ def load(fixture: str) -> dict[str, Any]:
 
 
 class Translated(Collector):
-    """An outcome translated, with get_sample_value lookups in which `implied` labels go without
-    saying.
-    """
+    """An outcome translated, with get_sample_value lookups that take `implied` labels as read."""
 
     def __init__(self, outcome: Outcome, implied: dict[str, str]) -> None:
         self.families = translate(outcome)
