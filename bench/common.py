@@ -350,19 +350,31 @@ def redis_cpu_seconds(client: redis.Redis) -> float:
 # --- our side -----------------------------------------------------------------------------------
 
 
-def collector_config(workdir: Path, addrs: Sequence[str], timeout: float = 5.0) -> Config:
-    """A Config as `textfile-redis` would load it: a TOML file naming each target."""
+def collector_config(
+    workdir: Path, addrs: Sequence[str], timeout: float = 5.0, top: Sequence[str] = ()
+) -> Config:
+    """A Config as `textfile-redis` would load it: a TOML file naming each target.
+
+    top: more top-level lines, such as redis_exporter flags every target takes.
+    """
     textfile_dir = workdir / "textfile"
     textfile_dir.mkdir(parents=True, exist_ok=True)
-    path = write_config_file(workdir / "config.toml", textfile_dir, addrs, timeout=timeout)
+    path = write_config_file(workdir / "config.toml", textfile_dir, addrs, timeout=timeout, top=top)
     return load_config(Overrides(config_path=path), {})
 
 
-def write_config_file(
-    path: Path, textfile_dir: Path, addrs: Sequence[str], *, timeout: float, interval: float = 15
+def write_config_file(  # noqa: PLR0913 - the few settings benchmarks vary
+    path: Path,
+    textfile_dir: Path,
+    addrs: Sequence[str],
+    *,
+    timeout: float,
+    interval: float = 15,
+    top: Sequence[str] = (),
 ) -> Path:
     """Write a config.toml with one target per address, named t0, t1, ..."""
     lines = [f'textfile_dir = "{textfile_dir}"', f"interval = {interval}", f"timeout = {timeout}"]
+    lines += top
     for n, addr in enumerate(addrs):
         lines += ["[[target]]", f'name = "t{n}"', f'addr = "{addr}"']
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from textfile_redis.config import (
     ConfigError,
     KeyPattern,
     LuaScript,
+    Options,
     Overrides,
     Secret,
     Target,
@@ -841,3 +842,17 @@ def test_same_server_twice_on_the_command_line_is_an_error(tmp_path: Path) -> No
     message = load_error(path, redis_addrs=("h", "redis://h:6379"))
 
     assert message == "--redis-addr: addr: 'redis://h:6379' is already used by --redis-addr"
+
+
+def test_exclude_latency_histogram_metrics_drops_both_latency_commands() -> None:
+    """As redis_exporter's flag does: neither LATENCY LATEST nor LATENCY HISTOGRAM is sent."""
+    from textfile_redis.commands import ServerFeatures, cycle_commands  # noqa: PLC0415
+
+    features = ServerFeatures(latency_histogram=True)
+    target = Target(name="t", addr="redis://h:6379", timeout=1.0)
+    assert {"latency_latest", "latency_histogram"} <= set(cycle_commands(target, features))
+    quiet = Target(
+        name="t", addr="redis://h:6379", timeout=1.0,
+        options=Options(exclude_latency_histogram_metrics=True),
+    )  # fmt: skip
+    assert not {"latency_latest", "latency_histogram"} & set(cycle_commands(quiet, features))

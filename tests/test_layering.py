@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "textfile_redis"
 
 # Each module: the package modules and the third-party distributions it may import.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
-    "__init__": (set(), set()),
+    "__init__": ({"_version"}, set()),
+    "_version": (set(), set()),
     "__main__": ({"entry"}, set()),
     "entry": ({"cli"}, set()),
     "cli": ({"__init__", "config", "cycle", "daemon", "notify", "scrape"}, set()),
@@ -39,7 +40,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "translate_sentinel": ({"families"}, set()),
     "metric_names": (set(), set()),
     "gofloat": (set(), set()),
-    "textfile": (set(), {"prometheus_client"}),
+    "textfile": ({"exposition"}, {"prometheus_client"}),
+    "exposition": (set(), {"prometheus_client"}),
     "watch": (set(), {"watchdog"}),
     "notify": (set(), set()),
 }

@@ -17,8 +17,8 @@ INFO: dict[str, Command] = {"info": ("INFO", "ALL")}
 REDIS_BASE: dict[str, Command] = {
     "slowlog_len": ("SLOWLOG", "LEN"),
     "slowlog_get": ("SLOWLOG", "GET", 1),
-    "latency_latest": ("LATENCY", "LATEST"),
 }
+LATENCY_LATEST: dict[str, Command] = {"latency_latest": ("LATENCY", "LATEST")}
 LATENCY_HISTOGRAM: dict[str, Command] = {"latency_histogram": ("LATENCY", "HISTOGRAM")}
 COMMANDLOG: dict[str, Command] = {
     "commandlog_slow": ("COMMANDLOG", "LEN", "slow"),
@@ -63,9 +63,10 @@ def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Comman
     """Every command of one cycle's pipeline, INFO first, by the name its reply goes under."""
     if features.sentinel:
         return {**INFO, **SENTINEL_MASTERS, **_sentinel_extras(target)}
-    commands = {**INFO, **_config(target), **REDIS_BASE}
+    latency = not target.options.exclude_latency_histogram_metrics
+    commands = {**INFO, **_config(target), **REDIS_BASE, **(LATENCY_LATEST if latency else {})}
     for wanted, extra in (
-        (features.latency_histogram, LATENCY_HISTOGRAM),
+        (features.latency_histogram and latency, LATENCY_HISTOGRAM),
         (features.commandlog, COMMANDLOG),
         (features.cluster, CLUSTER_INFO),
         (target.options.export_client_list, CLIENT_LIST),

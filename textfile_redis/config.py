@@ -42,6 +42,7 @@ _KEY_PATTERN_KEYS = (
     "check_single_streams",
 )
 _BOOL_OPTION_KEYS = (
+    "exclude_latency_histogram_metrics",
     "export_client_list",
     "export_client_port",
     "include_config_metrics",
@@ -159,6 +160,7 @@ class Options:
     check_single_streams: tuple[KeyPattern, ...] = ()
     check_keys_batch_size: int = 1000
     scan_budget: float = 1.0
+    exclude_latency_histogram_metrics: bool = False  # drops LATENCY LATEST and HISTOGRAM
     export_client_list: bool = False
     export_client_port: bool = False
     lua_scripts: tuple[LuaScript, ...] = ()

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
+
+from .exposition import exposition
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -81,45 +82,7 @@ def _escaped(text: str) -> str:
 
 
 def _render(families: list[Metric], marker: Marker) -> bytes:
-    plain: list[Metric] = []
-    quirky: list[Metric] = []
-    for family in families:
-        (quirky if _counter_without_total(family) else plain).append(family)
-    parts = [marker.line().encode(), generate_latest(_Families(plain))]
-    parts.extend(_render_counter_without_total(family) for family in quirky)
-    return b"".join(parts)
-
-
-def _counter_without_total(family: Metric) -> bool:
-    """A counter redis_exporter names without `_total` (redis_total_error_replies, ...)."""
-    return (
-        family.type == "counter"
-        and bool(family.samples)
-        and not family.samples[0].name.endswith("_total")
-    )
-
-
-def _render_counter_without_total(family: Metric) -> bytes:
-    """Render as untyped, then state the counter type under the name the samples carry.
-
-    prometheus_client appends `_total` to a counter's HELP and TYPE names but not to samples
-    named otherwise, which would make the TYPE line describe a family with no samples.
-    """
-    untyped = Metric(family.name, family.documentation, "unknown")
-    untyped.samples = family.samples
-    text = generate_latest(_Families([untyped]))
-    untyped_line = f"# TYPE {family.name} untyped\n".encode()
-    return text.replace(untyped_line, f"# TYPE {family.name} counter\n".encode(), 1)
-
-
-class _Families:
-    """The one-method collector generate_latest wants."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> list[Metric]:
-        return self._families
+    return (marker.line() + exposition(families)).encode()
 
 
 def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> None:
