@@ -35,13 +35,13 @@ BENCH_DIR = REPO / "bench"
 sys.path.insert(0, str(REPO / "tests"))
 
 from servers import (  # noqa: E402 - importable only once tests/ is on the path
+    ManagedProcess,
     RedisServer,
-    _launch_on_free_port,
-    _ManagedProcess,
-    _spawn,
     binary_for,
     free_port,
+    launch_on_free_port,
     populate,
+    spawn,
     stop_all,
     wait_for,
 )
@@ -136,7 +136,7 @@ def _queue_key(pipe: redis.client.Pipeline, n: int) -> None:
         pipe.set(f"cache:{n}", "x" * 64, ex=ttl)
 
 
-class RedisExporter(_ManagedProcess):
+class RedisExporter(ManagedProcess):
     """Debian's redis_exporter on a free loopback port, with --redis-only-metrics."""
 
     name = "redis_exporter"
@@ -153,9 +153,9 @@ class RedisExporter(_ManagedProcess):
         def launch(port: int) -> RedisExporter:
             argv = [binary, *exporter_options(port, redis_addr)]
             log_path = workdir / f"redis_exporter-{port}.log"
-            return cls(_spawn(argv, log_path), port, log_path)
+            return cls(spawn(argv, log_path), port, log_path)
 
-        return _launch_on_free_port(launch, RedisExporter.wait_until_serving)
+        return launch_on_free_port(launch, RedisExporter.wait_until_serving)
 
     def wait_until_serving(self) -> None:
         """Wait for /health, which answers without scraping Redis."""
@@ -209,7 +209,7 @@ class HttpClient:
         self._connection.close()
 
 
-class Proxy(_ManagedProcess):
+class Proxy(ManagedProcess):
     """bench/proxy.py in its own process, so its CPU time is nobody's; see that file."""
 
     name = "proxy"
@@ -384,12 +384,12 @@ def write_config_file(  # noqa: PLR0913 - the few settings benchmarks vary
 
 def start_process(
     name: str, argv: Sequence[str], log_path: Path, env: dict[str, str]
-) -> _ManagedProcess:
+) -> ManagedProcess:
     """Start a child with its output in log_path; it stops with the workspace, like the servers."""
     log_path.write_bytes(b"")
     with log_path.open("ab") as log:
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-    process = _ManagedProcess(child, 0, log_path)
+    process = ManagedProcess(child, 0, log_path)
     process.name = name
     return process
 

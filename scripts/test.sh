@@ -10,6 +10,7 @@ VENV=.venv
 DEBIAN_PACKAGES=(
     redis-server prometheus-node-exporter prometheus openssl python3-venv shellcheck systemd
     debootstrap systemd-container ansible ansible-lint openssh-client iproute2 util-linux
+    prometheus-redis-exporter
 )
 
 if [ "${1:-}" = "--debian-packages" ]; then  # for .ci/run: the one list of what tests need
@@ -57,6 +58,8 @@ run_checks() {
     say "mypy --strict";       "$bin/mypy" textfile_redis
     say "shellcheck";          shellcheck scripts/*.sh .ci/run
     say "pytest";              "$bin/python" -m pytest "$@"
+    say "benchmarks, quick: each script once, to prove it runs (figures: bench/RESULTS.md)"
+    bench/run_all.sh --quick >/dev/null
     say "hiredis: the real-server tests again with redis-py's hiredis parser"
     "$bin/python" -m pip install -q -e '.[hiredis]'
     "$bin/python" -m pytest -q tests/integration/test_once.py tests/integration/test_hostile.py

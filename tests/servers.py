@@ -167,7 +167,7 @@ class PortTakenError(ProcessExitedError):
     """A process ended because another one bound its port first."""
 
 
-_LIVE: set[_ManagedProcess] = set()
+_LIVE: set[ManagedProcess] = set()
 
 
 @atexit.register
@@ -177,7 +177,7 @@ def stop_all() -> None:
         running.stop()
 
 
-class _ManagedProcess:
+class ManagedProcess:
     """A child process with a log file, stopped on `stop()`, on leaving a `with`, or at exit."""
 
     name = "process"
@@ -242,10 +242,10 @@ class _ManagedProcess:
         self.stop()
 
 
-P = TypeVar("P", bound=_ManagedProcess)
+P = TypeVar("P", bound=ManagedProcess)
 
 
-def _launch_on_free_port(
+def launch_on_free_port(
     launch: Callable[[int], P],
     wait_ready: Callable[[P], object],
     pick_port: Callable[[], int] = free_port,
@@ -264,8 +264,9 @@ def _launch_on_free_port(
     raise ProcessExitedError(f"every one of {PORT_ATTEMPTS} free ports was taken before binding")
 
 
-def _spawn(argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
-    # The log holds this process only; it is appended to because redis-server opens it itself.
+def spawn(argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a child process with its output in log_path, which holds this process only."""
+    # Appended to, because redis-server opens the log itself too.
     log_path.write_bytes(b"")
     with log_path.open("ab") as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -288,7 +289,7 @@ def _write_secrets(workdir: Path, password: str) -> Path:
     return path
 
 
-class RedisServer(_ManagedProcess):
+class RedisServer(ManagedProcess):
     """A redis-server or valkey-server on a free loopback port, with no persistence."""
 
     LOG_NAME = "server.log"
@@ -346,7 +347,7 @@ class RedisServer(_ManagedProcess):
                 *options,
                 *extra_args,
             ]
-            process = _spawn(argv, workdir / cls.LOG_NAME)
+            process = spawn(argv, workdir / cls.LOG_NAME)
             return cls(
                 kind=kind,
                 process=process,
@@ -357,7 +358,7 @@ class RedisServer(_ManagedProcess):
             )
 
         ready = RedisServer.wait_until_linked if replica_of else RedisServer.wait_until_answering
-        return _launch_on_free_port(launch, ready, pick_port)
+        return launch_on_free_port(launch, ready, pick_port)
 
     def client(self, db: int = 0, socket_timeout: float = 5.0) -> redis.Redis:
         """Return a client (decoded replies) for setting up data; `stop()` closes it."""
@@ -402,7 +403,7 @@ class RedisServer(_ManagedProcess):
         return self._admin.info("replication").get("master_link_status") == "up"
 
     def stop(self) -> None:
-        """Close the clients handed out, then end the process (see _ManagedProcess.stop)."""
+        """Close the clients handed out, then end the process (see ManagedProcess.stop)."""
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -689,7 +690,7 @@ def start_sentinel(
     def launch(port: int) -> Sentinel:
         config = workdir / "sentinel.conf"
         config.write_text(_sentinel_config(port, workdir, primary, master_name))
-        process = _spawn([str(binary), str(config), "--sentinel"], workdir / Sentinel.LOG_NAME)
+        process = spawn([str(binary), str(config), "--sentinel"], workdir / Sentinel.LOG_NAME)
         return Sentinel(
             master_name=master_name,
             kind=kind,
@@ -700,7 +701,7 @@ def start_sentinel(
             password=None,
         )
 
-    return _launch_on_free_port(launch, Sentinel.wait_until_monitoring)
+    return launch_on_free_port(launch, Sentinel.wait_until_monitoring)
 
 
 def _required_binary(*commands: str) -> Path:
@@ -711,7 +712,7 @@ def _required_binary(*commands: str) -> Path:
     raise FileNotFoundError(f"none of {', '.join(commands)} is on PATH")
 
 
-class NodeExporter(_ManagedProcess):
+class NodeExporter(ManagedProcess):
     """node_exporter on a free loopback port with only the textfile collector enabled."""
 
     name = "node_exporter"
@@ -731,9 +732,9 @@ class NodeExporter(_ManagedProcess):
                 f"--web.listen-address=127.0.0.1:{port}",
             ]
             log_path = workdir / "node_exporter.log"
-            return cls(_spawn(argv, log_path), port, log_path)
+            return cls(spawn(argv, log_path), port, log_path)
 
-        return _launch_on_free_port(launch, NodeExporter.wait_until_serving)
+        return launch_on_free_port(launch, NodeExporter.wait_until_serving)
 
     @property
     def url(self) -> str:
