@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .replies import as_dict
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -333,7 +335,7 @@ def _streams_in_db(execute: Execute, db: int, keys: list[str]) -> list[dict[str,
         commands += [("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)]
     replies = _in_db(execute, db, commands)
     found = [
-        {"db": db, "key": key, "info": _fields(info), "groups": _groups(groups)}
+        {"db": db, "key": key, "info": as_dict(info), "groups": _groups(groups)}
         for key, info, groups in zip(streams, replies[::2], replies[1::2], strict=True)
     ]
     _add_consumers(execute, db, found)
@@ -341,7 +343,7 @@ def _streams_in_db(execute: Execute, db: int, keys: list[str]) -> list[dict[str,
 
 
 def _groups(reply: object) -> list[dict[str, Any]]:
-    return [_fields(group) for group in reply] if isinstance(reply, list) else []
+    return [as_dict(group) for group in reply] if isinstance(reply, list) else []
 
 
 def _add_consumers(execute: Execute, db: int, streams: list[dict[str, Any]]) -> None:
@@ -351,11 +353,4 @@ def _add_consumers(execute: Execute, db: int, streams: list[dict[str, Any]]) -> 
         ("XINFO", "CONSUMERS", key, str(g.get("name", ""))) for key, g in groups
     ]
     for (_, group), members in zip(groups, _in_db(execute, db, commands), strict=True):
-        group["consumer_list"] = [_fields(m) for m in members] if isinstance(members, list) else []
-
-
-def _fields(reply: object) -> dict[str, Any]:
-    """XINFO's flat [name, value, name, value, ...] as a dict; {} for a refusal."""
-    if not isinstance(reply, list):
-        return {}
-    return {str(name): value for name, value in zip(reply[::2], reply[1::2], strict=False)}
+        group["consumer_list"] = [as_dict(m) for m in members] if isinstance(members, list) else []

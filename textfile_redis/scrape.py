@@ -29,6 +29,7 @@ from .commands import (
     sentinel_master_commands,
 )
 from .keyscan import KeyInspector, Refused
+from .replies import as_dict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -131,7 +132,7 @@ class Scraper:
         """What needs the pipeline's answers first: sentinel masters, key inspection."""
         masters = replies.get("sentinel_masters")
         if isinstance(masters, list):
-            names = [_field(master, "name") for master in masters]
+            names = [as_dict(master).get("name") for master in masters]
             commands = {
                 k: c for name in names if name for k, c in sentinel_master_commands(name).items()
             }
@@ -187,15 +188,6 @@ def _merge(
 ) -> None:
     replies.update(more[0])
     refused.update(more[1])
-
-
-def _field(reply: object, name: str) -> str | None:
-    """A field of a flat [name, value, ...] reply such as a SENTINEL MASTERS entry."""
-    if isinstance(reply, list):
-        fields = dict(zip(reply[::2], reply[1::2], strict=False))
-        value = fields.get(name)
-        return value if isinstance(value, str) else None
-    return None
 
 
 def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .families import PREFIX, SELF_PREFIX, Families
 from .metric_names import INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
+from .replies import as_text_dict
 from .translate_keys import key_group_metrics, key_metrics, scan_progress, stream_metrics
 from .translate_optin import (
     client_list_metrics,
@@ -96,13 +97,13 @@ def translate(outcome: Outcome) -> list[Metric]:
 
 def _translate_replies(families: Families, outcome: Outcome) -> None:
     replies = outcome.replies
-    config = _pairs(replies.get("config", []))
+    config = as_text_dict(replies.get("config", []))
     info = parse_info(replies.get("info", ""))
-    _info_metrics(families, info, outcome, _databases(info, config))
+    commands = _info_metrics(families, info, outcome, _databases(info, config))
     _config_metrics(families, config)
     _slowlog_metrics(families, replies)
     _latency_latest_metrics(families, replies.get("latency_latest"))
-    _latency_histogram_metrics(families, replies.get("latency_histogram"), info)
+    _latency_histogram_metrics(families, replies.get("latency_histogram"), commands.usecs)
     _commandlog_metrics(families, replies)
     _opt_in_metrics(families, outcome, config)
 
@@ -121,7 +122,9 @@ def _opt_in_metrics(families: Families, outcome: Outcome, config: Mapping[str, s
     script_metrics(families, replies, refused)
     if extras.include_config_metrics:
         config_metrics(families, config)
-        config_metrics(families, _pairs(replies.get("sentinel_config", [])), "sentinel_config")
+        config_metrics(
+            families, as_text_dict(replies.get("sentinel_config", [])), "sentinel_config"
+        )
 
 
 def parse_info(text: str) -> InfoReply:
@@ -151,7 +154,10 @@ class InfoReply:
         return self.fields.get(key, default)
 
 
-def _info_metrics(families: Families, info: InfoReply, outcome: Outcome, databases: int) -> None:
+def _info_metrics(
+    families: Families, info: InfoReply, outcome: Outcome, databases: int
+) -> _InfoState:
+    """INFO's families; returns what it read of commandstats, which the histogram needs too."""
     state = _InfoState(outcome.now)
     system = outcome.extras.include_system_metrics
     for section, key, value in info.lines:
@@ -163,6 +169,7 @@ def _info_metrics(families: Families, info: InfoReply, outcome: Outcome, databas
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, databases)
     _instance_info(families, info)
+    return state
 
 
 @dataclass(slots=True)
@@ -445,11 +452,12 @@ def _latency_latest_metrics(families: Families, events: object) -> None:
             families.gauge(f"{PREFIX}latency_spike_duration_seconds", latest / 1e3, event_name=name)
 
 
-def _latency_histogram_metrics(families: Families, reply: object, info: InfoReply) -> None:
+def _latency_histogram_metrics(
+    families: Families, reply: object, usec_by_command: Mapping[str, float]
+) -> None:
     """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets."""
     if not isinstance(reply, list):
         return
-    usec_by_command = _usec_by_command(info)
     for cmd, details in zip(reply[::2], reply[1::2], strict=False):
         parsed = _histogram_details(details)
         if isinstance(cmd, str) and parsed is not None:
@@ -470,16 +478,6 @@ def _histogram_details(details: object) -> tuple[float, dict[float, float]] | No
         float(bound): float(count) for bound, count in zip(flat[::2], flat[1::2], strict=False)
     }
     return float(calls), buckets
-
-
-def _usec_by_command(info: InfoReply) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for section, key, value in info.lines:
-        stats = _key_values(value) if section == "Commandstats" else None
-        usec = _float_or_none(stats.get("usec", "")) if stats else None
-        if usec is not None:
-            totals[key.removeprefix("cmdstat_")] = usec
-    return totals
 
 
 def _usec_including_subcommands(usec_by_command: Mapping[str, float], cmd: str) -> float:
@@ -515,13 +513,6 @@ def _databases(info: InfoReply, config: Mapping[str, str]) -> int:
         return 0
     count = _float_or_none(config.get("databases", ""))
     return int(count) if count is not None and count > 0 else DEFAULT_DATABASES
-
-
-def _pairs(reply: object) -> dict[str, str]:
-    """CONFIG GET's flat [key, value, key, value, ...] as a dict."""
-    if not isinstance(reply, list):
-        return {}
-    return {str(key): str(value) for key, value in zip(reply[::2], reply[1::2], strict=False)}
 
 
 def _key_values(text: str) -> dict[str, str] | None:

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .families import PREFIX, Families
+from .replies import as_text_dict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,7 +60,7 @@ def sentinel_masters_metrics(
     """Per master: settings, quorum check, and how many replicas and sentinels are healthy."""
     masters = replies.get("sentinel_masters")
     for master in masters if isinstance(masters, list) else []:
-        fields = _fields(master)
+        fields = as_text_dict(master)
         name = fields.get("name")
         if name is None or "ip" not in fields or "port" not in fields:
             continue
@@ -98,14 +99,8 @@ def _quorum(families: Families, name: str, reply: object, refused: Mapping[str, 
 def _healthy(peers: object) -> float:
     """Peers or replicas whose flags say neither subjectively nor objectively down."""
     entries = peers if isinstance(peers, list) else []
-    flags = [_fields(entry).get("flags") for entry in entries]
+    flags = [as_text_dict(entry).get("flags") for entry in entries]
     return float(sum(f is not None and "s_down" not in f and "o_down" not in f for f in flags))
-
-
-def _fields(reply: object) -> dict[str, str]:
-    if not isinstance(reply, list):
-        return {}
-    return {str(k): str(v) for k, v in zip(reply[::2], reply[1::2], strict=False)}
 
 
 def _int_or_zero(text: str) -> float:
