@@ -330,12 +330,7 @@ class RedisServer(ManagedProcess):
 
         `pick_port` chooses each attempt's port (a cluster node needs port + 10000 free too).
         """
-        kind = _as_kind(kind)
-        binary = binary_for(kind)
-        if binary is None:
-            raise FileNotFoundError(f"no {kind.name} binary here; install {kind.installed_by}")
-        workdir = workdir.resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
+        kind, binary, workdir = _prepare(kind, workdir)
         secrets_conf = _write_secrets(workdir, password) if password is not None else None
         unix_path = _unix_path(workdir) if unixsocket else None
 
@@ -411,6 +406,17 @@ class RedisServer(ManagedProcess):
 
     def __repr__(self) -> str:
         return f"<RedisServer {self.name} {self.addr} pid={self.pid}>"
+
+
+def _prepare(kind: ServerKind | str, workdir: Path) -> tuple[ServerKind, Path, Path]:
+    """The kind, its binary (or FileNotFoundError naming what to install), a made workdir."""
+    kind = _as_kind(kind)
+    binary = binary_for(kind)
+    if binary is None:
+        raise FileNotFoundError(f"no {kind.name} binary here; install {kind.installed_by}")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    return kind, binary, workdir
 
 
 def _unix_path(workdir: Path) -> Path:
@@ -680,12 +686,7 @@ def start_sentinel(
 
     The sentinel rewrites its config file, so each attempt writes a fresh one in `workdir`.
     """
-    kind = _as_kind(kind)
-    binary = binary_for(kind)
-    if binary is None:
-        raise FileNotFoundError(f"no {kind.name} binary here; install {kind.installed_by}")
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    kind, binary, workdir = _prepare(kind, workdir)
 
     def launch(port: int) -> Sentinel:
         config = workdir / "sentinel.conf"

@@ -45,6 +45,13 @@ def daemon(
     running.kill()
 
 
+def _drop_target(etc: Path, name: str, addr: str) -> Path:
+    """Write conf.d/<name>.toml holding one target, as Ansible would."""
+    path = etc / "conf.d" / f"{name}.toml"
+    path.write_text(f'[[target]]\nname = "{name}"\naddr = "{addr}"\n')
+    return path
+
+
 def _our_connection_ids(server: RedisServer) -> set[str]:
     """Client ids of connections whose last command was one of our pipeline's."""
     clients = server.client().client_list()
@@ -60,9 +67,7 @@ def test_added_conf_d_file_gets_its_file_within_a_second(
 ) -> None:
     """A target file dropped into conf.d is scraped and written within a second."""
     _primary, replica = replica_pair
-    (etc / "conf.d" / "replica.toml").write_text(
-        f'[[target]]\nname = "replica"\naddr = "{replica.addr}"\n'
-    )
+    _drop_target(etc, "replica", replica.addr)
     wait_for(
         (textfile_dir / "redis_replica.prom").exists,
         timeout=RELOAD_DEADLINE,
@@ -79,8 +84,7 @@ def test_removed_conf_d_file_loses_its_file_within_a_second(
 ) -> None:
     """Removing a target's conf.d file deletes its metrics file; the others stay."""
     _primary, replica = replica_pair
-    added = etc / "conf.d" / "replica.toml"
-    added.write_text(f'[[target]]\nname = "replica"\naddr = "{replica.addr}"\n')
+    added = _drop_target(etc, "replica", replica.addr)
     wait_for((textfile_dir / "redis_replica.prom").exists, message="never added")
     added.unlink()
     wait_for(
@@ -141,8 +145,7 @@ def test_removing_the_last_target_removes_its_file_and_the_daemon_idles(
     (etc / "conf.d").mkdir(parents=True)
     config = etc / "config.toml"
     config.write_text(f'textfile_dir = "{textfile_dir}"\ninterval = 0.5\ntimeout = 0.4\n')
-    only = etc / "conf.d" / "primary.toml"
-    only.write_text(f'[[target]]\nname = "primary"\naddr = "{primary.addr}"\n')
+    only = _drop_target(etc, "primary", primary.addr)
     daemon = RunningDaemon(config, tmp_path / "daemon.log")
     try:
         wait_for((textfile_dir / "redis_primary.prom").exists, message="no first file")

@@ -57,20 +57,28 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[RedisServer, int, Path]]:
         yield server, tls_port, certs
 
 
-def test_rediss_with_ca_and_client_certificate(
-    tls_server: tuple[RedisServer, int, Path], textfile_dir: Path, tmp_path: Path
-) -> None:
-    """A rediss:// target with tls_ca_file, tls_cert_file and tls_key_file is scraped."""
+def _once(
+    tmp_path: Path, textfile_dir: Path, tls_server: tuple[RedisServer, int, Path], **keys: str
+) -> subprocess.CompletedProcess[str]:
+    """`once` on a rediss:// target trusting the test CA, with these tls_* keys added."""
     _server, tls_port, certs = tls_server
     target = {
         "name": "tls",
         "addr": f"rediss://127.0.0.1:{tls_port}",
         "tls_ca_file": str(certs / "ca.crt"),
-        "tls_cert_file": str(certs / "client.crt"),
-        "tls_key_file": str(certs / "client.key"),
+        **keys,
     }
-    config = write_config(tmp_path / "c.toml", textfile_dir, [target])
-    result = textfile_redis("once", "--config", str(config))
+    config = write_config(tmp_path / "c.toml", textfile_dir, [target], timeout="2", interval="5")
+    return textfile_redis("once", "--config", str(config))
+
+
+def test_rediss_with_ca_and_client_certificate(
+    tls_server: tuple[RedisServer, int, Path], textfile_dir: Path, tmp_path: Path
+) -> None:
+    """A rediss:// target with tls_ca_file, tls_cert_file and tls_key_file is scraped."""
+    _server, tls_port, certs = tls_server
+    client = {"tls_cert_file": str(certs / "client.crt"), "tls_key_file": str(certs / "client.key")}
+    result = _once(tmp_path, textfile_dir, tls_server, **client)
     assert result.returncode == 0, result.stderr
     text = (textfile_dir / "redis_tls.prom").read_text()
     assert f'redis_up{{addr="rediss://127.0.0.1:{tls_port}"}} 1.0' in text
@@ -80,14 +88,8 @@ def test_rediss_without_client_certificate_is_refused(
     tls_server: tuple[RedisServer, int, Path], textfile_dir: Path, tmp_path: Path
 ) -> None:
     """A server that demands a client certificate refuses one without: up 0, exit 1."""
-    _server, tls_port, certs = tls_server
-    target = {
-        "name": "tls",
-        "addr": f"rediss://127.0.0.1:{tls_port}",
-        "tls_ca_file": str(certs / "ca.crt"),
-    }
-    config = write_config(tmp_path / "c.toml", textfile_dir, [target], timeout="2", interval="5")
-    result = textfile_redis("once", "--config", str(config))
+    _server, tls_port, _certs = tls_server
+    result = _once(tmp_path, textfile_dir, tls_server)
     assert result.returncode == 1
     assert "target tls" in result.stderr
     assert (
