@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from textfile_redis.translate import Outcome, translate
 
 if TYPE_CHECKING:
-    from prometheus_client.metrics_core import Metric
+    from prometheus_client.samples import Sample
+
+    from textfile_redis.exposition import Family
 
 REPLIES = Path(__file__).parent / "fixtures" / "replies"
 SERVERS = ("redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1")
@@ -25,23 +27,32 @@ def load(fixture: str) -> dict[str, Any]:
     return document
 
 
-class Translated(Collector):
-    """An outcome translated, with get_sample_value lookups that take `implied` labels as read."""
+class Translated:
+    """An outcome translated, with lookups that take `implied` labels as read."""
 
     def __init__(self, outcome: Outcome, implied: dict[str, str]) -> None:
         self.families = translate(outcome)
         self._implied = implied
-        self._registry = CollectorRegistry()
-        self._registry.register(self)
-
-    def collect(self) -> list[Metric]:
-        """The families, for the registry."""
-        return self.families
+        self.all_samples = [sample for family in self.families for sample in parsed(family)]
 
     def value(self, name: str, /, **labels: str) -> float | None:
         """The value of the sample with exactly these labels, the implied ones included."""
-        return self._registry.get_sample_value(name, {**self._implied, **labels})
+        wanted = {**self._implied, **labels}
+        found = [s.value for s in self.all_samples if s.name == name and s.labels == wanted]
+        assert len(found) <= 1, f"{name}{wanted} is written {len(found)} times"
+        return found[0] if found else None
 
     def samples(self, name: str) -> list[dict[str, str]]:
         """The label sets of every sample named `name`."""
-        return [s.labels for f in self.families for s in f.samples if s.name == name]
+        return [s.labels for s in self.all_samples if s.name == name]
+
+
+def parsed(family: Family) -> list[Sample]:
+    """A family's lines as prometheus_client's parser reads them, sample names as written.
+
+    The parser would rename the samples of a counter not named `_total`; read as untyped, a
+    family keeps its samples' own names.
+    """
+    kind = "untyped" if family.kind == "counter" else family.kind
+    text = f"# TYPE {family.name} {kind}\n" + "".join(family.lines)
+    return [sample for metric in text_string_to_metric_families(text) for sample in metric.samples]

@@ -27,6 +27,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "translate": (
         {
             "__init__",
+            "exposition",
             "families",
             "metric_names",
             "replies",
@@ -36,13 +37,13 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         },
         {"prometheus_client"},
     ),
-    "families": ({"gofloat", "metric_names"}, {"prometheus_client"}),
+    "families": ({"exposition", "gofloat", "metric_names"}, set()),
     "translate_keys": ({"families"}, set()),
     "translate_optin": ({"families", "metric_names"}, set()),
     "translate_sentinel": ({"families", "replies"}, set()),
     "metric_names": (set(), set()),
     "gofloat": (set(), set()),
-    "textfile": ({"exposition"}, {"prometheus_client"}),
+    "textfile": ({"exposition"}, set()),
     "exposition": (set(), {"prometheus_client"}),
     "watch": (set(), {"watchdog"}),
     "notify": (set(), set()),

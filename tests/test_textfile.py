@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from textfile_redis.families import Families
 from textfile_redis.textfile import (
@@ -26,12 +27,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from prometheus_client.metrics_core import Metric
+    from textfile_redis.exposition import Family
 
 OWNER = "0123456789ab"
 
 
-def _families() -> list[Metric]:
+def _families() -> list[Family]:
     families = Families({"addr": "redis://127.0.0.1:6379"})
     families.gauge("redis_up", 1.0)
     families.counter("redis_total_error_replies", 3.0)
@@ -88,6 +89,19 @@ def test_histogram_bounds_are_formatted_as_go_does() -> None:
     assert 'le="1"' in text
     assert 'le="1.048576e+06"' in text
     assert 'redis_commands_latencies_usec_count{addr="redis://127.0.0.1:6379"} 3.0' in text
+
+
+def test_bytes_that_are_not_utf8_are_escaped_and_lookalikes_written_once() -> None:
+    r"""Undecodable bytes read back as \xNN; a key that then prints like another is written once."""
+    families = Families({"addr": 'say "hi"'})
+    families.gauge("redis_key_size", 5.0, db="db0", key="u:\udcff\udcfe")
+    families.gauge("redis_key_size", 6.0, db="db0", key="u:\\xff\\xfe")
+    families.gauge("redis_key_size", 7.0, db="db0", key="plain")
+    text = render(families.collect(), Marker(OWNER, "t")).decode()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    values = {sample.labels["key"]: sample.value for sample in samples}
+    assert values == {"u:\\xff\\xfe": 5.0, "plain": 7.0}
+    assert {sample.labels["addr"] for sample in samples} == {'say "hi"'}
 
 
 def test_no_sample_carries_a_timestamp() -> None:

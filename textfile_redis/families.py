@@ -1,11 +1,10 @@
-"""Metric families in the making: samples gathered by name, each with the target's labels."""
+"""Metric families in the making: each sample written as its exposition line when it comes."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client.metrics_core import Metric
-
+from .exposition import Family, LabelLayout, format_value
 from .gofloat import go_float
 from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
 
@@ -21,15 +20,17 @@ class Families:
 
     def __init__(self, common_labels: Mapping[str, str]) -> None:
         self._common = dict(common_labels)
-        self._families: dict[str, Metric] = {}
+        self._unlabelled = LabelLayout(self._common, ()).fill({})
+        self._layouts: dict[tuple[str, ...], LabelLayout] = {}
+        self._families: dict[str, Family] = {}
 
     def gauge(self, name: str, value: float, /, **labels: str) -> None:
         """Add one gauge sample to the family `name`."""
-        self._family(name, "gauge").add_sample(name, self._labels(labels), value)
+        self._family(name, "gauge").lines.append(self._line(name, value, labels))
 
     def counter(self, name: str, value: float, /, **labels: str) -> None:
         """Add one counter sample, keeping redis_exporter's name even without `_total`."""
-        self._family(name, "counter").add_sample(name, self._labels(labels), value)
+        self._family(name, "counter").lines.append(self._line(name, value, labels))
 
     def summary(
         self,
@@ -41,11 +42,12 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one summary: a sample per quantile, then _sum and _count."""
-        family = self._family(name, "summary")
+        lines = self._family(name, "summary").lines
+        before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
-            family.add_sample(name, self._labels(labels, quantile=go_float(quantile)), value)
-        family.add_sample(f"{name}_sum", self._labels(labels), total)
-        family.add_sample(f"{name}_count", self._labels(labels), count)
+            lines.append(f"{name}{before}{go_float(quantile)}{after} {format_value(value)}\n")
+        lines.append(self._line(f"{name}_sum", total, labels))
+        lines.append(self._line(f"{name}_count", count, labels))
 
     def histogram(
         self,
@@ -57,28 +59,36 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one histogram from cumulative bucket counts keyed by upper bound."""
-        family = self._family(name, "histogram")
+        lines = self._family(name, "histogram").lines
+        bucket = f"{name}_bucket"
+        before, after = self._layout((*labels, "le")).around(labels, "le")
         for bound, cumulative in sorted(buckets.items()):
-            family.add_sample(
-                f"{name}_bucket", self._labels(labels, le=go_float(bound)), cumulative
-            )
-        family.add_sample(f"{name}_bucket", self._labels(labels, le="+Inf"), count)
-        family.add_sample(f"{name}_sum", self._labels(labels), total)
-        family.add_sample(f"{name}_count", self._labels(labels), count)
+            lines.append(f"{bucket}{before}{go_float(bound)}{after} {format_value(cumulative)}\n")
+        lines.append(f"{bucket}{before}+Inf{after} {format_value(count)}\n")
+        lines.append(self._line(f"{name}_sum", total, labels))
+        lines.append(self._line(f"{name}_count", count, labels))
 
-    def collect(self) -> list[Metric]:
+    def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
         return list(self._families.values())
 
-    def _family(self, name: str, kind: str) -> Metric:
+    def _family(self, name: str, kind: str) -> Family:
         family = self._families.get(name)
         if family is None:
-            family = Metric(_family_name(name, kind), help_for(name), kind)
-            self._families[name] = family
+            family = self._families[name] = Family(name, kind, help_for(name))
         return family
 
-    def _labels(self, own: Mapping[str, str], **extra: str) -> dict[str, str]:
-        return {**self._common, **own, **extra}
+    def _line(self, name: str, value: float, labels: Mapping[str, str]) -> str:
+        """The sample's line; the hot path, run for each of several hundred samples a cycle."""
+        text = self._layout(tuple(labels)).fill(labels) if labels else self._unlabelled
+        return f"{name}{text} {format_value(value)}\n"
+
+    def _layout(self, shape: tuple[str, ...]) -> LabelLayout:
+        """The layout for samples with these labels of their own: a dozen shapes per target."""
+        layout = self._layouts.get(shape)
+        if layout is None:
+            layout = self._layouts[shape] = LabelLayout(self._common, shape)
+        return layout
 
 
 _INFO_FIELD_OF = {f"{PREFIX}{name}": key for key, name in {**INFO_GAUGES, **INFO_COUNTERS}.items()}
@@ -89,10 +99,3 @@ def help_for(name: str) -> str:
     if name in HELP:
         return HELP[name]
     return f"Redis INFO field {_INFO_FIELD_OF.get(name, name.removeprefix(PREFIX))}."
-
-
-def _family_name(name: str, kind: str) -> str:
-    # prometheus_client appends `_total` to a counter family's name when rendering.
-    if kind == "counter" and name.endswith("_total"):
-        return name[: -len("_total")]
-    return name

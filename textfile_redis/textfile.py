@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client.metrics_core import Metric
-
-from .exposition import exposition
+from .exposition import Family
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,42 +46,48 @@ class Marker:
         return cls(owner, target)
 
 
-def render(families: Iterable[Metric], marker: Marker) -> bytes:
-    """The file's bytes: the marker, then the exposition text of every family."""
+def render(families: Iterable[Family], marker: Marker) -> bytes:
+    """The file's bytes: the marker, then every family's HELP, TYPE and sample lines."""
     listed = list(families)
     try:
         return _render(listed, marker)
     except UnicodeEncodeError:  # a name or value that is not UTF-8: see _printable
-        return _render(_printable(listed), marker)
+        return _render([_printable(family) for family in listed], marker)
 
 
-def _printable(families: list[Metric]) -> list[Metric]:
-    r"""The families with bytes that are not UTF-8 shown as \xNN escapes.
+def _render(families: list[Family], marker: Marker) -> bytes:
+    parts = [marker.line()]
+    for family in families:
+        parts.append(family.header())
+        parts += family.lines
+    return "".join(parts).encode()
+
+
+def _printable(family: Family) -> Family:
+    r"""The family with bytes that are not UTF-8 shown as \xNN escapes.
 
     Replies keep such bytes as lone surrogates (so a key name can be sent back as it was); the
     exposition must be UTF-8. A sample that the escaping makes identical to another is dropped:
     a series twice in one file would make node_exporter refuse the file.
     """
-    printable = []
-    for family in families:
-        copy = Metric(family.name, family.documentation, family.type)
-        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        for sample in family.samples:
-            labels = {name: _escaped(value) for name, value in sample.labels.items()}
-            identity = (sample.name, tuple(sorted(labels.items())))
-            if identity not in seen:
-                seen.add(identity)
-                copy.samples.append(sample._replace(labels=labels))
-        printable.append(copy)
-    return printable
+    copy = Family(family.name, family.kind, family.documentation)
+    seen: set[str] = set()
+    for line in family.lines:
+        printable = _UNDECODED_BYTE.sub(_byte_escape, line)
+        series = printable.rpartition(" ")[0]  # the value is the last word, never quoted
+        if series not in seen:
+            seen.add(series)
+            copy.lines.append(printable)
+    return copy
 
 
-def _escaped(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+# surrogateescape keeps byte 0xNN as U+DCNN; only 0x80 to 0xff can be undecodable.
+_UNDECODED_BYTE = re.compile(r"[\udc80-\udcff]")
 
 
-def _render(families: list[Metric], marker: Marker) -> bytes:
-    return (marker.line() + exposition(families)).encode()
+def _byte_escape(match: re.Match[str]) -> str:
+    # Label values are already escaped: the backslash must itself be escaped to survive reading.
+    return f"\\\\x{ord(match[0]) - 0xDC00:02x}"
 
 
 def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> None:
@@ -90,31 +95,30 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
 
     The temp file is created exclusively under a random hidden name that node_exporter skips
     (it reads only *.prom), made 0644 whatever the umask, synced, then renamed over the target.
+    The directory is not synced: after a crash the old file may come back instead of the new,
+    and both are whole files as stale as each other until the next cycle replaces them.
     """
     fd, temp_name = tempfile.mkstemp(
         prefix=f"{TEMP_PREFIX}{owner}-", suffix=TEMP_SUFFIX, dir=directory
     )
     try:
-        with os.fdopen(fd, "wb") as temp:
-            os.fchmod(temp.fileno(), FILE_MODE)
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
+        try:
+            os.fchmod(fd, FILE_MODE)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         Path(temp_name).replace(directory / filename)
     except BaseException:
         with suppress(FileNotFoundError):
             Path(temp_name).unlink()
         raise
-    _fsync_directory(directory)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable, so a crash cannot bring the old file back."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def read_marker(path: Path) -> Marker | None:

@@ -22,7 +22,7 @@ from .translate_sentinel import sentinel_info_field, sentinel_masters_metrics
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from prometheus_client.metrics_core import Metric
+    from .exposition import Family
 
 DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
 
@@ -31,7 +31,8 @@ _MASTER_PORT = re.compile(r"^master(_[0-9]+)?_port$")
 _MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
 _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
 _SLAVE = re.compile(r"^slave\d+$")
-_IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
+_IO_THREAD_PREFIX = "used_active_time_io_thread_"
+_IO_THREAD = re.compile(rf"^{_IO_THREAD_PREFIX}([0-9]+)$")
 _BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
 _INSTANCE_INFO_FIELDS = (
     "role",
@@ -85,7 +86,7 @@ class Outcome:
     extras: Extras = Extras()
 
 
-def translate(outcome: Outcome) -> list[Metric]:
+def translate(outcome: Outcome) -> list[Family]:
     """All families for one target: Redis metrics when it answered, self metrics always."""
     families = Families({"addr": outcome.addr, **dict(outcome.labels)})
     if outcome.error is None:
@@ -161,7 +162,6 @@ def _info_metrics(
     state = _InfoState(outcome.now)
     system = outcome.extras.include_system_metrics
     for section, key, value in info.lines:
-        state.note_master(key, value)
         if _section_metric(families, state, section, key, value):
             continue
         if _is_exported_field(key) or (system and key in SYSTEM_GAUGES):
@@ -209,6 +209,7 @@ def _section_metric(
 
 
 def _replication_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
+    state.note_master(key, value)
     master = {"master_host": state.master_host, "master_port": state.master_port}
     if _MASTER_LINK.match(key):
         families.gauge(f"{PREFIX}master_link_up", float(value == "up"), **master)
@@ -328,7 +329,7 @@ def _is_exported_field(key: str) -> bool:
         key.startswith(("db", "cmdstat_", "cluster_"))
         or key in INFO_GAUGES
         or key in INFO_COUNTERS
-        or _IO_THREAD.match(key) is not None
+        or (key.startswith(_IO_THREAD_PREFIX) and _IO_THREAD.match(key) is not None)
     )
 
 
@@ -339,7 +340,7 @@ def _field_metric(families: Families, key: str, value: str) -> None:
         number = _float_or_none(value)
     if number is None:
         return
-    thread = _IO_THREAD.match(key)
+    thread = _IO_THREAD.match(key) if key.startswith(_IO_THREAD_PREFIX) else None
     if thread:
         families.counter(f"{PREFIX}active_time_io_thread_seconds_total", number, thread=thread[1])
     elif key in INFO_COUNTERS:
@@ -458,11 +459,12 @@ def _latency_histogram_metrics(
     """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets."""
     if not isinstance(reply, list):
         return
+    usec_with_subcommands = _usec_including_subcommands(usec_by_command)
     for cmd, details in zip(reply[::2], reply[1::2], strict=False):
         parsed = _histogram_details(details)
         if isinstance(cmd, str) and parsed is not None:
             calls, buckets = parsed
-            total = _usec_including_subcommands(usec_by_command, cmd)
+            total = usec_with_subcommands.get(cmd, 0.0)
             families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=cmd)
 
 
@@ -480,12 +482,15 @@ def _histogram_details(details: object) -> tuple[float, dict[float, float]] | No
     return float(calls), buckets
 
 
-def _usec_including_subcommands(usec_by_command: Mapping[str, float], cmd: str) -> float:
+def _usec_including_subcommands(usec_by_command: Mapping[str, float]) -> dict[str, float]:
     """A container command's time is its own plus its subcommands' (config|get, ...)."""
-    prefix = f"{cmd}|"
-    return sum(
-        usec for name, usec in usec_by_command.items() if name == cmd or name.startswith(prefix)
-    )
+    totals: dict[str, float] = {}
+    for name, usec in usec_by_command.items():
+        container = name.partition("|")[0]  # Redis nests subcommands one level deep
+        totals[name] = totals.get(name, 0.0) + usec
+        if container != name:
+            totals[container] = totals.get(container, 0.0) + usec
+    return totals
 
 
 def _commandlog_metrics(families: Families, replies: Mapping[str, Any]) -> None:
