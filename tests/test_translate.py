@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
 
+from textfile_redis.commands import TRANSLATED_SETTINGS
 from textfile_redis.config import METRIC_LABELS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Outcome
@@ -288,6 +290,22 @@ def test_type_lines_match_sample_names(primary: Scraped) -> None:
         elif not line.startswith("#"):
             sample_name = line.split("{", 1)[0].split(" ", 1)[0]
             assert sample_name in {current + suffix for suffix in suffixes}, line
+
+
+def test_the_settings_asked_for_are_all_translation_reads(primary: Scraped) -> None:
+    """CONFIG GET of TRANSLATED_SETTINGS alone gives the very file that CONFIG GET * gives."""
+    settings = primary.document["replies"]["config"]
+    named = [
+        part
+        for name, value in zip(settings[::2], settings[1::2], strict=True)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in TRANSLATED_SETTINGS)
+        for part in (name, value)
+    ]
+    assert 0 < len(named) < len(settings) / 10
+    replies = {**primary.document["replies"], "config": named}
+    narrow = Scraped(f"{primary.document['server']}-primary", replies=replies)
+    marker = Marker("o", "t")
+    assert render(narrow.families, marker) == render(primary.families, marker)
 
 
 def test_config_reserves_every_label_name_the_metrics_use() -> None:

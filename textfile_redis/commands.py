@@ -30,6 +30,17 @@ CLIENT_LIST: dict[str, Command] = {"client_list": ("CLIENT", "LIST")}
 SENTINEL_MASTERS: dict[str, Command] = {"sentinel_masters": ("SENTINEL", "MASTERS")}
 SENTINEL_CONFIG: dict[str, Command] = {"sentinel_config": ("SENTINEL", "CONFIG", "GET", "*")}
 SCRIPT_PREFIX = "script:"  # reply names of the user's Lua scripts: script:<path>
+# The settings translation reads unless every setting is exported (include_config_metrics):
+# a tenth of the server's time and of the reply that CONFIG GET * costs.
+TRANSLATED_SETTINGS = (
+    "databases",
+    "maxmemory",
+    "maxclients",
+    "io-threads",
+    "repl-backlog-size",
+    "client-output-buffer-limit",
+    "commandlog-*",
+)
 
 _VERSION = re.compile(r"^(redis|valkey)_version:(\d+)\.(\d+)", re.MULTILINE)
 _MODE = re.compile(r"^(?:redis|server)_mode:(\w+)", re.MULTILINE)
@@ -40,6 +51,7 @@ class ServerFeatures:
     """What kind of server this is and which version-dependent commands it answers."""
 
     latency_histogram: bool = False
+    config_get_many: bool = False  # CONFIG GET takes several settings (Redis 7, every Valkey)
     commandlog: bool = False
     cluster: bool = False  # a cluster node whose INFO lacks CLUSTER INFO's fields
     sentinel: bool = False
@@ -49,8 +61,10 @@ class ServerFeatures:
         """Read versions, the server mode and cluster_enabled from an INFO reply."""
         versions = {m[1]: (int(m[2]), int(m[3])) for m in _VERSION.finditer(info)}
         mode = _MODE.search(info)
+        redis_7 = versions.get("redis", (0, 0)) >= (7, 0)  # Valkey says redis_version:7.2.4
         return cls(
-            latency_histogram=versions.get("redis", (0, 0)) >= (7, 0),
+            latency_histogram=redis_7,
+            config_get_many=redis_7,
             commandlog=versions.get("valkey", (0, 0)) >= (8, 1),
             # Valkey 9 repeats CLUSTER INFO in INFO ALL ("# Cluster Info"); asking again would
             # write every redis_cluster_* series twice.
@@ -64,7 +78,12 @@ def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Comman
     if features.sentinel:
         return {**INFO, **SENTINEL_MASTERS, **_sentinel_extras(target)}
     latency = not target.options.exclude_latency_histogram_metrics
-    commands = {**INFO, **_config(target), **REDIS_BASE, **(LATENCY_LATEST if latency else {})}
+    commands = {
+        **INFO,
+        **_config(target, features),
+        **REDIS_BASE,
+        **(LATENCY_LATEST if latency else {}),
+    }
     for wanted, extra in (
         (features.latency_histogram and latency, LATENCY_HISTOGRAM),
         (features.commandlog, COMMANDLOG),
@@ -87,10 +106,12 @@ def sentinel_master_commands(master: str) -> dict[str, Command]:
     }
 
 
-def _config(target: Target) -> dict[str, Command]:
+def _config(target: Target, features: ServerFeatures) -> dict[str, Command]:
     if target.config_command == "-":
         return {}
-    return {"config": (target.config_command, "GET", "*")}
+    if target.options.include_config_metrics or not features.config_get_many:
+        return {"config": (target.config_command, "GET", "*")}
+    return {"config": (target.config_command, "GET", *TRANSLATED_SETTINGS)}
 
 
 def _sentinel_extras(target: Target) -> dict[str, Command]:

@@ -141,7 +141,7 @@ def test_acl_user_without_config_permission_loses_only_config_metrics(
     config = write_config(tmp_path / "c.toml", textfile_dir, [target])
     result = textfile_redis("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("refused CONFIG GET *") == 1
+    assert result.stderr.count("refused CONFIG GET ") == 1
     text = (textfile_dir / "redis_a.prom").read_text()
     assert _value(text, "textfile_redis_command_refused", command="config") == 1
     assert _value(text, "redis_config_maxmemory") is None

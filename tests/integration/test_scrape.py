@@ -59,6 +59,23 @@ def test_steady_state_reuses_the_connection_and_sends_a_fixed_set(
     assert commands == cycles * expected[server.kind.name]
 
 
+def test_config_get_asks_for_the_settings_translation_reads(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """Every server reports the settings the metrics need; those taking several get only those."""
+    server = server_factory(extra_args=["--databases", "4", "--maxclients", "123"])
+    scraper = Scraper(_target(server.addr))
+    scraper.scrape()
+    settings = scraper.scrape().replies["config"]
+    scraper.close()
+    config = dict(zip(settings[::2], settings[1::2], strict=True))
+    assert (config["databases"], config["maxclients"]) == ("4", "123")
+    assert "client-output-buffer-limit" in config
+    everything = server.kind.name == "redis-6.2"  # CONFIG GET takes one pattern before Redis 7
+    assert ("appendonly" in config) is everything
+    assert ("commandlog-slow-execution-max-len" in config) is server.kind.name.startswith("valkey")
+
+
 def test_refused_command_is_sent_once_per_connection(
     server_factory: Callable[..., RedisServer],
 ) -> None:
