@@ -36,6 +36,7 @@ from common import (
 )
 
 from textfile_redis.cycle import Collector
+from textfile_redis.daemon import freeze_long_lived
 
 if TYPE_CHECKING:
     import argparse
@@ -146,6 +147,7 @@ def compare(
         for _ in range(args.warmup):
             sides.ours()
             sides.theirs()
+        freeze_long_lived()  # as the daemon does after its first cycle
         return measure(sides, iterations)
 
 

@@ -41,6 +41,7 @@ from common import (
 from targets import start_servers
 
 from textfile_redis.cycle import Collector
+from textfile_redis.daemon import freeze_long_lived
 from textfile_redis.scrape import Scraper
 from textfile_redis.textfile import Marker, render, write_atomic
 from textfile_redis.translate import Outcome, translate
@@ -96,6 +97,8 @@ def run_cycles(addrs: list[str], cycles: int) -> None:
     """The profiled child: a warm-up, then `cycles` cycles."""
     with tempfile.TemporaryDirectory(prefix="textfile-redis-profile-") as name:
         collector = Collector(collector_config(Path(name), addrs))
+        collector.cycle()
+        freeze_long_lived()  # as the daemon does after its first cycle
         for _ in range(cycles):
             collector.cycle()
         collector.close()

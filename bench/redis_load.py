@@ -27,6 +27,7 @@ from common import (
 )
 
 from textfile_redis.cycle import Collector
+from textfile_redis.daemon import freeze_long_lived
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -130,6 +131,7 @@ def main() -> None:
         for _ in range(args.warmup):
             ours_cycle()
             theirs_scrape()
+        freeze_long_lived()  # as the daemon does after its first cycle
         idle_rate = measure_idle_rate(admin, IDLE_SECONDS_QUICK if args.quick else IDLE_SECONDS)
         ours, theirs = Load(), Load()
         per_block = max(1, args.iterations // BLOCKS)

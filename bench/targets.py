@@ -35,6 +35,7 @@ from common import (
 )
 
 from textfile_redis.cycle import Collector
+from textfile_redis.daemon import freeze_long_lived
 
 if TYPE_CHECKING:
     import argparse
@@ -86,6 +87,7 @@ def compare(
         for _ in range(args.warmup):
             require_ok(collector.cycle())
             scrape_all()
+        freeze_long_lived()  # as the daemon does after its first cycle
         for _ in range(iterations):
             timed_in_process(ours, lambda: require_ok(collector.cycle()))
             timed_elsewhere(theirs, exporter.pid, scrape_all)
