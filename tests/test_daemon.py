@@ -1,10 +1,13 @@
-"""The run loop's schedule: ticks stay on their grid, late cycles skip rather than drift."""
+"""The run loop's schedule (ticks stay on their grid, late cycles skip) and its heap upkeep."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
-from textfile_redis.daemon import _next_tick
+from textfile_redis.daemon import _next_tick, freeze_long_lived
 
 
 @pytest.mark.parametrize(
@@ -19,3 +22,24 @@ from textfile_redis.daemon import _next_tick
 def test_next_tick_stays_on_the_grid(previous: float, now: float, expected: float) -> None:
     """Cycles start at previous + k*interval, never drifting by the time a cycle took."""
     assert _next_tick(previous, 15.0, now) == expected
+
+
+def test_freeze_long_lived_frees_garbage_then_freezes_what_lives() -> None:
+    """Unreachable cycles are collected first; what is still reachable leaves the GC's walks."""
+
+    class Node:
+        partner: object = None
+
+    garbage = Node()
+    garbage.partner = garbage
+    probe = weakref.ref(garbage)
+    del garbage
+    kept = [Node()]
+    gc.unfreeze()
+    try:
+        freeze_long_lived()
+        assert probe() is None
+        assert gc.get_freeze_count() > 1000
+        assert not any(obj is kept for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
