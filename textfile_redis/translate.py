@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,7 @@ _MASTER_PORT = re.compile(r"^master(_[0-9]+)?_port$")
 _MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
 _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
 _SLAVE = re.compile(r"^slave\d+$")
-_IO_THREAD_PREFIX = "used_active_time_io_thread_"
-_IO_THREAD = re.compile(rf"^{_IO_THREAD_PREFIX}([0-9]+)$")
+_IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
 _BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
 _INSTANCE_INFO_FIELDS = (
     "role",
@@ -164,8 +164,9 @@ def _info_metrics(
     for section, key, value in info.lines:
         if _section_metric(families, state, section, key, value):
             continue
-        if _is_exported_field(key) or (system and key in SYSTEM_GAUGES):
-            _field_metric(families, key, value)
+        plan = _exported_field_plan(key, system=system)
+        if plan is not None:
+            plan.add(families, value)
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, databases)
     _instance_info(families, info)
@@ -324,34 +325,61 @@ _WHOLE_SECTIONS: dict[str, Callable[[Families, _InfoState, str, str], None]] = {
 }
 
 
-def _is_exported_field(key: str) -> bool:
-    return (
+@functools.lru_cache(maxsize=4096)  # field names are the server's own: a few hundred at most
+def _exported_field_plan(key: str, *, system: bool) -> _FieldPlan | None:
+    """The plan for a plain INFO field redis_exporter exports; None for the others."""
+    exported = (
         key.startswith(("db", "cmdstat_", "cluster_"))
         or key in INFO_GAUGES
         or key in INFO_COUNTERS
-        or (key.startswith(_IO_THREAD_PREFIX) and _IO_THREAD.match(key) is not None)
+        or _IO_THREAD.match(key) is not None
+        or (system and key in SYSTEM_GAUGES)
     )
+    return _field_plan(key) if exported else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_plan(key: str) -> _FieldPlan:
+    """How a plain INFO field is exported, worked out once per field name, not every cycle."""
+    thread = _IO_THREAD.match(key)
+    if thread:
+        name = f"{PREFIX}active_time_io_thread_seconds_total"
+        return _FieldPlan(name, counter=True, labels=(("thread", thread[1]),))
+    if key in INFO_COUNTERS:
+        return _FieldPlan(f"{PREFIX}{INFO_COUNTERS[key]}", counter=True)
+    if key in SYSTEM_GAUGES:
+        return _FieldPlan(f"{PREFIX}{SYSTEM_GAUGES[key]}")
+    if key == "latest_fork_usec":
+        return _FieldPlan(f"{PREFIX}latest_fork_seconds", divisor=1e6)
+    return _FieldPlan(f"{PREFIX}{INFO_GAUGES.get(key) or re.sub(r'[^a-zA-Z0-9_]', '_', key)}")
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    """A plain INFO field's sample: its name, type, unit conversion and labels."""
+
+    name: str
+    counter: bool = False
+    divisor: float = 1.0  # x / 1.0 is exactly x
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def add(self, families: Families, value: str) -> None:
+        """Add the field's sample: a number, or a word redis_exporter reads as 0 or 1."""
+        number = _BOOLEAN_WORDS.get(value)
+        if number is None:
+            number = _float_or_none(value)
+        if number is None:
+            return
+        add = families.counter if self.counter else families.gauge
+        if self.labels:
+            add(self.name, number / self.divisor, **dict(self.labels))
+        else:
+            add(self.name, number / self.divisor)
 
 
 def _field_metric(families: Families, key: str, value: str) -> None:
-    """A plain INFO field: a number, or a word redis_exporter reads as 0 or 1."""
-    number = _BOOLEAN_WORDS.get(value)
-    if number is None:
-        number = _float_or_none(value)
-    if number is None:
-        return
-    thread = _IO_THREAD.match(key) if key.startswith(_IO_THREAD_PREFIX) else None
-    if thread:
-        families.counter(f"{PREFIX}active_time_io_thread_seconds_total", number, thread=thread[1])
-    elif key in INFO_COUNTERS:
-        families.counter(f"{PREFIX}{INFO_COUNTERS[key]}", number)
-    elif key in SYSTEM_GAUGES:
-        families.gauge(f"{PREFIX}{SYSTEM_GAUGES[key]}", number)
-    elif key == "latest_fork_usec":
-        families.gauge(f"{PREFIX}latest_fork_seconds", number / 1e6)
-    else:
-        name = INFO_GAUGES.get(key) or re.sub(r"[^a-zA-Z0-9_]", "_", key)
-        families.gauge(f"{PREFIX}{name}", number)
+    """A plain field of INFO or CLUSTER INFO, exported whatever its name."""
+    _field_plan(key).add(families, value)
 
 
 def _latency_summaries(families: Families, state: _InfoState) -> None:
