@@ -9,9 +9,8 @@ without `_total` stay consistent.
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client.utils import floatToGoString
@@ -23,25 +22,20 @@ _TYPE_WORDS = {"unknown": "untyped"}
 _GO_PLAIN_BELOW = 1e6  # Go writes 1e+06 where Python writes 1000000.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Family:
-    """One family as text: its name, type and HELP, and one finished line per sample."""
+    """One family as text: its name and type, its HELP and TYPE lines, a line per sample."""
 
     name: str
     kind: str
-    documentation: str
-    lines: list[str] = field(default_factory=list)
-
-    def header(self) -> str:
-        """The HELP and TYPE lines."""
-        return header(self.name, self.kind, self.documentation)
+    header: str
+    lines: list[str]
 
     def text(self) -> str:
         """The whole family: header, then its samples."""
-        return self.header() + "".join(self.lines)
+        return self.header + "".join(self.lines)
 
 
-@functools.lru_cache(maxsize=1024)  # a few hundred names, the same every cycle
 def header(name: str, kind: str, documentation: str) -> str:
     """`# HELP` and `# TYPE` lines for a family."""
     kind = _TYPE_WORDS.get(kind, kind)

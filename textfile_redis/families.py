@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
-from .exposition import Family, LabelLayout, format_value
+from .exposition import Family, LabelLayout, format_value, header
 from .gofloat import go_float
 from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
 
@@ -22,15 +23,18 @@ class Families:
         self._common = dict(common_labels)
         self._unlabelled = LabelLayout(self._common, ()).fill({})
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
-        self._families: dict[str, Family] = {}
+        self._lines: dict[str, list[str]] = {}  # by family, in the order families came
+        self._kinds: dict[str, str] = {}
 
     def gauge(self, name: str, value: float, /, **labels: str) -> None:
         """Add one gauge sample to the family `name`."""
-        self._family(name, "gauge").lines.append(self._line(name, value, labels))
+        lines = self._lines.get(name) or self._begin(name, "gauge")
+        lines.append(self._line(name, value, labels))
 
     def counter(self, name: str, value: float, /, **labels: str) -> None:
         """Add one counter sample, keeping redis_exporter's name even without `_total`."""
-        self._family(name, "counter").lines.append(self._line(name, value, labels))
+        lines = self._lines.get(name) or self._begin(name, "counter")
+        lines.append(self._line(name, value, labels))
 
     def summary(
         self,
@@ -42,7 +46,7 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one summary: a sample per quantile, then _sum and _count."""
-        lines = self._family(name, "summary").lines
+        lines = self._lines.get(name) or self._begin(name, "summary")
         before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
             lines.append(f"{name}{before}{go_float(quantile)}{after} {format_value(value)}\n")
@@ -59,7 +63,7 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one histogram from cumulative bucket counts keyed by upper bound."""
-        lines = self._family(name, "histogram").lines
+        lines = self._lines.get(name) or self._begin(name, "histogram")
         bucket = f"{name}_bucket"
         before, after = self._layout((*labels, "le")).around(labels, "le")
         for bound, cumulative in sorted(buckets.items()):
@@ -70,18 +74,22 @@ class Families:
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
-        return list(self._families.values())
+        kinds = self._kinds
+        return [
+            Family(name, kinds[name], _header(name, kinds[name]), lines)
+            for name, lines in self._lines.items()
+        ]
 
-    def _family(self, name: str, kind: str) -> Family:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = Family(name, kind, help_for(name))
-        return family
+    def _begin(self, name: str, kind: str) -> list[str]:
+        """A new family's (empty) list of lines; a family keeps the type it began with."""
+        self._kinds.setdefault(name, kind)
+        return self._lines.setdefault(name, [])
 
     def _line(self, name: str, value: float, labels: Mapping[str, str]) -> str:
         """The sample's line; the hot path, run for each of several hundred samples a cycle."""
-        text = self._layout(tuple(labels)).fill(labels) if labels else self._unlabelled
-        return f"{name}{text} {format_value(value)}\n"
+        if not labels:
+            return f"{name}{self._unlabelled} {format_value(value)}\n"
+        return f"{name}{self._layout(tuple(labels)).fill(labels)} {format_value(value)}\n"
 
     def _layout(self, shape: tuple[str, ...]) -> LabelLayout:
         """The layout for samples with these labels of their own: a dozen shapes per target."""
@@ -92,6 +100,11 @@ class Families:
 
 
 _INFO_FIELD_OF = {f"{PREFIX}{name}": key for key, name in {**INFO_GAUGES, **INFO_COUNTERS}.items()}
+
+
+@functools.lru_cache(maxsize=1024)  # a few hundred names, the same every cycle
+def _header(name: str, kind: str) -> str:
+    return header(name, kind, help_for(name))
 
 
 def help_for(name: str) -> str:

@@ -58,7 +58,7 @@ def render(families: Iterable[Family], marker: Marker) -> bytes:
 def _render(families: list[Family], marker: Marker) -> bytes:
     parts = [marker.line()]
     for family in families:
-        parts.append(family.header())
+        parts.append(family.header)
         parts += family.lines
     return "".join(parts).encode()
 
@@ -70,15 +70,15 @@ def _printable(family: Family) -> Family:
     exposition must be UTF-8. A sample that the escaping makes identical to another is dropped:
     a series twice in one file would make node_exporter refuse the file.
     """
-    copy = Family(family.name, family.kind, family.documentation)
+    lines: list[str] = []
     seen: set[str] = set()
     for line in family.lines:
         printable = _UNDECODED_BYTE.sub(_byte_escape, line)
         series = printable.rpartition(" ")[0]  # the value is the last word, never quoted
         if series not in seen:
             seen.add(series)
-            copy.lines.append(printable)
-    return copy
+            lines.append(printable)
+    return Family(family.name, family.kind, family.header, lines)
 
 
 # surrogateescape keeps byte 0xNN as U+DCNN; only 0x80 to 0xff can be undecodable.
