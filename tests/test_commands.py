@@ -35,3 +35,27 @@ def test_a_disabled_config_command_is_not_sent() -> None:
     """config_command = "-" leaves CONFIG out entirely."""
     target = Target(name="t", addr="redis://h:6379", timeout=1.0, config_command="-")
     assert "config" not in cycle_commands(target, ServerFeatures(config_get_many=True))
+
+
+@pytest.mark.parametrize(
+    ("info", "sentinel", "cluster"),
+    [
+        ("# Server\r\nredis_version:7.0.15\r\nredis_mode:sentinel\r\n", True, False),
+        ("# Server\r\nredis_version:7.2.4\r\nserver_mode:sentinel\r\n", True, False),
+        ("# Server\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n", False, False),
+        ("# Server\r\nredis_mode:cluster\r\n# Cluster\r\ncluster_enabled:1\r\n", False, True),
+        ("# Cluster\r\ncluster_enabled:1\r\n# Cluster Info\r\ncluster_state:ok\r\n", False, False),
+    ],
+)
+def test_sentinel_and_cluster_are_read_from_their_fields(
+    info: str, *, sentinel: bool, cluster: bool
+) -> None:
+    """redis_mode or server_mode names a sentinel; CLUSTER INFO only where INFO lacks its fields."""
+    features = ServerFeatures.from_info(info)
+    assert (features.sentinel, features.cluster) == (sentinel, cluster)
+
+
+def test_versions_need_both_major_and_minor() -> None:
+    """An odd version field reads as no version: nothing version-gated is sent."""
+    features = ServerFeatures.from_info("# Server\r\nredis_version:seven\r\nvalkey_version:9\r\n")
+    assert features == ServerFeatures()

@@ -42,8 +42,7 @@ TRANSLATED_SETTINGS = (
     "commandlog-*",
 )
 
-_VERSION = re.compile(r"^(redis|valkey)_version:(\d+)\.(\d+)", re.MULTILINE)
-_MODE = re.compile(r"^(?:redis|server)_mode:(\w+)", re.MULTILINE)
+_VERSION = re.compile(r"(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +58,37 @@ class ServerFeatures:
     @classmethod
     def from_info(cls, info: str) -> ServerFeatures:
         """Read versions, the server mode and cluster_enabled from an INFO reply."""
-        versions = {m[1]: (int(m[2]), int(m[3])) for m in _VERSION.finditer(info)}
-        mode = _MODE.search(info)
-        redis_7 = versions.get("redis", (0, 0)) >= (7, 0)  # Valkey says redis_version:7.2.4
+        redis_7 = _version(info, "redis_version") >= (7, 0)  # Valkey says redis_version:7.2.4
+        mode = _field(info, "redis_mode") or _field(info, "server_mode")
         return cls(
             latency_histogram=redis_7,
             config_get_many=redis_7,
-            commandlog=versions.get("valkey", (0, 0)) >= (8, 1),
+            commandlog=_version(info, "valkey_version") >= (8, 1),
             # Valkey 9 repeats CLUSTER INFO in INFO ALL ("# Cluster Info"); asking again would
             # write every redis_cluster_* series twice.
             cluster="\ncluster_enabled:1" in info and "\ncluster_state:" not in info,
-            sentinel=mode is not None and mode[1] == "sentinel",
+            sentinel=mode == "sentinel",
         )
+
+
+def _field(info: str, name: str) -> str:
+    """A field of an INFO reply, or "" when it has none.
+
+    str.find rather than a multiline regex: this runs on every cycle's 20 KB reply, and a
+    regex anchored at each line start took a tenth of the scrape.
+    """
+    start = info.find(f"\n{name}:")
+    if start < 0:
+        return ""
+    start += len(name) + 2
+    end = info.find("\n", start)
+    return info[start : end if end >= 0 else len(info)].strip()
+
+
+def _version(info: str, name: str) -> tuple[int, int]:
+    """Major and minor of a version field: (7, 2) for 7.2.4, (0, 0) when absent or odd."""
+    match = _VERSION.match(_field(info, name))
+    return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
 def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Command]:
