@@ -37,7 +37,7 @@ def _families() -> list[Family]:
     families.gauge("redis_up", 1.0)
     families.counter("redis_total_error_replies", 3.0)
     families.counter("redis_commands_total", 7.0, cmd="get")
-    families.histogram("redis_commands_latencies_usec", 3.0, 21.0, {1.0: 1.0, 1048576.0: 3.0})
+    families.histogram("redis_commands_latencies_usec", 3.0, 21.0, [(1048576.0, 3.0), (1.0, 1.0)])
     return families.collect()
 
 

@@ -10,7 +10,7 @@ from .gofloat import go_float
 from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 PREFIX = "redis_"
 SELF_PREFIX = "textfile_redis_"
@@ -36,6 +36,13 @@ class Families:
         lines = self._lines.get(name) or self._begin(name, "counter")
         lines.append(self._line(name, value, labels))
 
+    def counters(self, values: Mapping[str, float], /, **labels: str) -> None:
+        """Add a counter sample to each of several families, all with these labels."""
+        text = self._labels_text(labels)
+        for name, value in values.items():
+            lines = self._lines.get(name) or self._begin(name, "counter")
+            lines.append(f"{name}{text} {format_value(value)}\n")
+
     def summary(
         self,
         name: str,
@@ -50,27 +57,29 @@ class Families:
         before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
             lines.append(f"{name}{before}{go_float(quantile)}{after} {format_value(value)}\n")
-        lines.append(self._line(f"{name}_sum", total, labels))
-        lines.append(self._line(f"{name}_count", count, labels))
+        text = self._labels_text(labels)
+        lines.append(f"{name}_sum{text} {format_value(total)}\n")
+        lines.append(f"{name}_count{text} {format_value(count)}\n")
 
     def histogram(
         self,
         name: str,
         count: float,
         total: float,
-        buckets: Mapping[float, float],
+        buckets: Iterable[tuple[float, float]],
         /,
         **labels: str,
     ) -> None:
-        """Add one histogram from cumulative bucket counts keyed by upper bound."""
+        """Add one histogram from (upper bound, cumulative count) pairs."""
         lines = self._lines.get(name) or self._begin(name, "histogram")
         bucket = f"{name}_bucket"
         before, after = self._layout((*labels, "le")).around(labels, "le")
-        for bound, cumulative in sorted(buckets.items()):
+        for bound, cumulative in sorted(buckets):
             lines.append(f"{bucket}{before}{go_float(bound)}{after} {format_value(cumulative)}\n")
         lines.append(f"{bucket}{before}+Inf{after} {format_value(count)}\n")
-        lines.append(self._line(f"{name}_sum", total, labels))
-        lines.append(self._line(f"{name}_count", count, labels))
+        text = self._labels_text(labels)
+        lines.append(f"{name}_sum{text} {format_value(total)}\n")
+        lines.append(f"{name}_count{text} {format_value(count)}\n")
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
@@ -87,9 +96,11 @@ class Families:
 
     def _line(self, name: str, value: float, labels: Mapping[str, str]) -> str:
         """The sample's line; the hot path, run for each of several hundred samples a cycle."""
-        if not labels:
-            return f"{name}{self._unlabelled} {format_value(value)}\n"
-        return f"{name}{self._layout(tuple(labels)).fill(labels)} {format_value(value)}\n"
+        return f"{name}{self._labels_text(labels)} {format_value(value)}\n"
+
+    def _labels_text(self, labels: Mapping[str, str]) -> str:
+        """`{addr="...",db="db0"}`: the common labels and these, sorted and escaped."""
+        return self._layout(tuple(labels)).fill(labels) if labels else self._unlabelled
 
     def _layout(self, shape: tuple[str, ...]) -> LabelLayout:
         """The layout for samples with these labels of their own: a dozen shapes per target."""

@@ -262,14 +262,17 @@ def _commandstats_field(families: Families, state: _InfoState, key: str, value: 
     calls, usec = _float_or_none(stats["calls"]), _float_or_none(stats["usec"])
     if calls is None or usec is None:
         return
-    families.counter(f"{PREFIX}commands_total", calls, cmd=cmd)
-    families.counter(f"{PREFIX}commands_duration_seconds_total", usec / 1e6, cmd=cmd)
+    counters = {
+        f"{PREFIX}commands_total": calls,
+        f"{PREFIX}commands_duration_seconds_total": usec / 1e6,
+    }
     state.calls[cmd], state.usecs[cmd] = calls, usec
     rejected = _float_or_none(stats.get("rejected_calls", ""))
     failed = _float_or_none(stats.get("failed_calls", ""))
     if rejected is not None and failed is not None:  # Redis 6.2 and newer
-        families.counter(f"{PREFIX}commands_rejected_calls_total", rejected, cmd=cmd)
-        families.counter(f"{PREFIX}commands_failed_calls_total", failed, cmd=cmd)
+        counters[f"{PREFIX}commands_rejected_calls_total"] = rejected
+        counters[f"{PREFIX}commands_failed_calls_total"] = failed
+    families.counters(counters, cmd=cmd)
 
 
 def _latencystats_field(state: _InfoState, key: str, value: str) -> None:
@@ -496,18 +499,15 @@ def _latency_histogram_metrics(
             families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=cmd)
 
 
-def _histogram_details(details: object) -> tuple[float, dict[float, float]] | None:
-    """["calls", 3, "histogram_usec", [1, 2, 4, 3]] -> (3, {1: 2, 4: 3})."""
+def _histogram_details(details: object) -> tuple[float, list[tuple[int, int]]] | None:
+    """["calls", 3, "histogram_usec", [1, 2, 4, 3]] -> (3, [(1, 2), (4, 3)])."""
     if not isinstance(details, list):
         return None
     fields = dict(zip(details[::2], details[1::2], strict=False))
     calls, flat = fields.get("calls"), fields.get("histogram_usec")
     if not isinstance(calls, int) or not isinstance(flat, list):
         return None
-    buckets = {
-        float(bound): float(count) for bound, count in zip(flat[::2], flat[1::2], strict=False)
-    }
-    return float(calls), buckets
+    return float(calls), list(zip(flat[::2], flat[1::2], strict=False))
 
 
 def _usec_including_subcommands(usec_by_command: Mapping[str, float]) -> dict[str, float]:
