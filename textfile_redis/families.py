@@ -29,12 +29,14 @@ class Families:
     def gauge(self, name: str, value: float, /, **labels: str) -> None:
         """Add one gauge sample to the family `name`."""
         lines = self._lines.get(name) or self._begin(name, "gauge")
-        lines.append(self._line(name, value, labels))
+        text = self._labels_text(labels) if labels else self._unlabelled  # the hot path
+        lines.append(f"{name}{text} {format_value(value)}\n")
 
     def counter(self, name: str, value: float, /, **labels: str) -> None:
         """Add one counter sample, keeping redis_exporter's name even without `_total`."""
         lines = self._lines.get(name) or self._begin(name, "counter")
-        lines.append(self._line(name, value, labels))
+        text = self._labels_text(labels) if labels else self._unlabelled
+        lines.append(f"{name}{text} {format_value(value)}\n")
 
     def counters(self, values: Mapping[str, float], /, **labels: str) -> None:
         """Add a counter sample to each of several families, all with these labels."""
@@ -93,10 +95,6 @@ class Families:
         """A new family's (empty) list of lines; a family keeps the type it began with."""
         self._kinds.setdefault(name, kind)
         return self._lines.setdefault(name, [])
-
-    def _line(self, name: str, value: float, labels: Mapping[str, str]) -> str:
-        """The sample's line; the hot path, run for each of several hundred samples a cycle."""
-        return f"{name}{self._labels_text(labels)} {format_value(value)}\n"
 
     def _labels_text(self, labels: Mapping[str, str]) -> str:
         """`{addr="...",db="db0"}`: the common labels and these, sorted and escaped."""
