@@ -10,7 +10,9 @@ bench/proxy.py with 0, 1 and 10 ms added each way; the proxy counts the round tr
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common import (
@@ -41,11 +43,11 @@ from textfile_redis.daemon import freeze_long_lived
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from common import RedisServer
 
 DELAYS_MS = (0.0, 1.0, 10.0)
+TMPFS = Path("/dev/shm")  # noqa: S108 - a fixed mount point, not a temp file name
 # A scrape through 10 ms each way takes tens of round trips' time: fewer repetitions suffice.
 ITERATION_SHARE = {None: 1, 0.0: 1, 1.0: 2, 10.0: 10}
 MIN_ITERATIONS = 3
@@ -92,7 +94,10 @@ def main() -> None:
     with workspace() as workdir:
         primary, _replica = start_busy_primary(args.server_kind, workdir, quick=args.quick)
         rows = [compare(workdir, primary, None, args)]
-        rows += [compare(workdir, primary, None, args, same_families=True)]
+        rows += [compare(workdir, primary, None, args, Variant(same_families=True))]
+        if TMPFS.is_dir():
+            on_tmpfs = Variant(same_families=True, on_tmpfs=True)
+            rows += [compare(workdir, primary, None, args, on_tmpfs)]
         rows += [compare(workdir, primary, delay, args) for delay in DELAYS_MS]
     print_table(
         f"One cycle, one target ({args.server_kind} primary with a replica)",
@@ -134,16 +139,12 @@ def compare(
     server: RedisServer,
     delay_ms: float | None,
     args: argparse.Namespace,
-    *,
-    same_families: bool = False,
+    variant: Variant | None = None,
 ) -> Comparison:
-    """Run both sides in turn, `iterations` times each after a warm-up, over one route.
-
-    same_families: ours without the LATENCY families (a third of our file), which Debian's
-    redis_exporter 1.45 does not have, so both sides export about the same series.
-    """
+    """Run both sides in turn, `iterations` times each after a warm-up, over one route."""
     iterations = max(MIN_ITERATIONS, args.iterations // ITERATION_SHARE[delay_ms])
-    with both_sides(workdir, server, delay_ms, same_families=same_families) as sides:
+    variant = variant or Variant()
+    with both_sides(workdir, server, delay_ms, variant) as sides:
         for _ in range(args.warmup):
             sides.ours()
             sides.theirs()
@@ -151,16 +152,32 @@ def compare(
         return measure(sides, iterations)
 
 
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """How our side runs in a direct row: which families, where the textfiles go.
+
+    same_families: ours without the LATENCY families (a third of our file), which Debian's
+    redis_exporter 1.45 does not have, so both sides export about the same series.
+    on_tmpfs: our textfiles in /dev/shm, where fsync and rename do not wait for a disk.
+    """
+
+    same_families: bool = False
+    on_tmpfs: bool = False
+
+
 @contextlib.contextmanager
 def both_sides(
-    workdir: Path, server: RedisServer, delay_ms: float | None, *, same_families: bool
+    workdir: Path, server: RedisServer, delay_ms: float | None, variant: Variant
 ) -> Iterator[Sides]:
     """Start the route, redis_exporter and our collector; stop them all afterwards."""
     with contextlib.ExitStack() as running:
-        route = open_route(running, workdir, server, delay_ms, same_families=same_families)
+        route = open_route(running, workdir, server, delay_ms, variant)
         exporter = running.enter_context(RedisExporter.start(workdir / "exporter", route.theirs))
-        top = ["exclude_latency_histogram_metrics = true"] if same_families else []
-        collector = Collector(collector_config(workdir / route.key, [route.ours], top=top))
+        top = ["exclude_latency_histogram_metrics = true"] if variant.same_families else []
+        ours_dir = workdir / route.key
+        if variant.on_tmpfs:
+            ours_dir = Path(running.enter_context(tempfile.TemporaryDirectory(dir=TMPFS)))
+        collector = Collector(collector_config(ours_dir, [route.ours], top=top))
         running.callback(collector.close)
         http = HttpClient(exporter.port)
         running.callback(http.close)
@@ -194,11 +211,13 @@ def open_route(
     workdir: Path,
     server: RedisServer,
     delay_ms: float | None,
-    *,
-    same_families: bool = False,
+    variant: Variant,
 ) -> Route:
     """Direct when delay_ms is None; else one proxy per side, so each side's traffic is its own."""
-    if delay_ms is None and same_families:
+    if delay_ms is None and variant.on_tmpfs:
+        label = "loopback, direct, same families, textfiles on tmpfs"
+        return Route("direct-tmpfs", label, server.addr, server.addr)
+    if delay_ms is None and variant.same_families:
         return Route("direct-same", "loopback, direct, same families", server.addr, server.addr)
     if delay_ms is None:
         return Route("direct", "loopback, direct", server.addr, server.addr)
