@@ -162,7 +162,8 @@ def _info_metrics(
     state = _InfoState(outcome.now)
     system = outcome.extras.include_system_metrics
     for section, key, value in info.lines:
-        if _section_metric(families, state, section, key, value):
+        in_section = _SECTION_FIELDS.get(section)
+        if in_section is not None and in_section(families, state, key, value):
             continue
         plan = _exported_field_plan(key, system=system)
         if plan is not None:
@@ -190,23 +191,6 @@ class _InfoState:
             self.master_host = value
         elif _MASTER_PORT.match(key):
             self.master_port = value
-
-
-def _section_metric(
-    families: Families, state: _InfoState, section: str, key: str, value: str
-) -> bool:
-    """Handle fields whose meaning depends on their section; True when the line is done."""
-    if section == "Replication":
-        return _replication_field(families, state, key, value)
-    if section == "Keyspace":
-        return _keyspace_field(families, state, key, value)
-    if section == "Server":
-        _server_field(families, key, value, state.now)
-        return False  # its fields are plain INFO fields as well
-    whole_section = _WHOLE_SECTIONS.get(section)
-    if whole_section is not None:
-        whole_section(families, state, key, value)
-    return whole_section is not None
 
 
 def _replication_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
@@ -243,25 +227,27 @@ def _connected_slave(families: Families, value: str) -> bool:
     return True
 
 
-def _server_field(families: Families, key: str, value: str, now: float) -> None:
+def _server_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
+    """uptime_in_seconds and hz; False, as these are plain INFO fields as well."""
     number = _float_or_none(value)
     if number is None:
-        return
+        return False
     if key == "uptime_in_seconds":
-        families.gauge(f"{PREFIX}start_time_seconds", float(int(now) - number))
+        families.gauge(f"{PREFIX}start_time_seconds", float(int(state.now) - number))
     elif key in {"configured_hz", "hz"}:
         families.gauge(f"{PREFIX}{key}", number)
+    return False
 
 
-def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> None:
+def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
     cmd = key.removeprefix("cmdstat_")
     stats = _key_values(value)
     if cmd == key or stats is None or "calls" not in stats or "usec" not in stats:
-        return
+        return True
     calls, usec = _float_or_none(stats["calls"]), _float_or_none(stats["usec"])
     if calls is None or usec is None:
-        return
+        return True
     counters = {
         f"{PREFIX}commands_total": calls,
         f"{PREFIX}commands_duration_seconds_total": usec / 1e6,
@@ -273,30 +259,33 @@ def _commandstats_field(families: Families, state: _InfoState, key: str, value: 
         counters[f"{PREFIX}commands_rejected_calls_total"] = rejected
         counters[f"{PREFIX}commands_failed_calls_total"] = failed
     families.counters(counters, cmd=cmd)
+    return True
 
 
-def _latencystats_field(state: _InfoState, key: str, value: str) -> None:
+def _latencystats_field(_families: Families, state: _InfoState, key: str, value: str) -> bool:
     """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
     cmd = key.removeprefix("latency_percentiles_usec_")
     stats = _key_values(value)
     if cmd == key or stats is None:
-        return
+        return True
     percentiles = {}
     for name, number in stats.items():
         percentile, latency = _float_or_none(name[1:]), _float_or_none(number)
         if percentile is None or latency is None:
-            return
+            return True
         percentiles[percentile] = latency
     state.percentiles[cmd] = percentiles
+    return True
 
 
-def _errorstats_field(families: Families, key: str, value: str) -> None:
+def _errorstats_field(families: Families, _state: _InfoState, key: str, value: str) -> bool:
     """errorstat_ERR:count=4."""
     kind = key.removeprefix("errorstat_")
     stats = _key_values(value)
     count = _float_or_none(stats.get("count", "")) if stats else None
     if kind != key and count is not None:
         families.counter(f"{PREFIX}errors_total", count, err=kind)
+    return True
 
 
 def _keyspace_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
@@ -319,12 +308,20 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     return True
 
 
-# Sections whose every line is handled by its own function and is not a plain INFO field.
-_WHOLE_SECTIONS: dict[str, Callable[[Families, _InfoState, str, str], None]] = {
-    "Commandstats": _commandstats_field,
-    "Latencystats": lambda _families, state, key, value: _latencystats_field(state, key, value),
-    "Errorstats": lambda families, _state, key, value: _errorstats_field(families, key, value),
-    "Sentinel": lambda families, _state, key, value: sentinel_info_field(families, key, value),
+def _sentinel_field(families: Families, _state: _InfoState, key: str, value: str) -> bool:
+    sentinel_info_field(families, key, value)
+    return True
+
+
+# Lines whose meaning depends on their section, by section: True when a line needs no more.
+_SECTION_FIELDS: dict[str, Callable[[Families, _InfoState, str, str], bool]] = {
+    "Server": _server_field,  # whose fields are plain INFO fields as well
+    "Replication": _replication_field,
+    "Keyspace": _keyspace_field,
+    "Commandstats": _commandstats_field,  # these sections' lines are never plain fields
+    "Latencystats": _latencystats_field,
+    "Errorstats": _errorstats_field,
+    "Sentinel": _sentinel_field,
 }
 
 
