@@ -123,6 +123,22 @@ def test_write_is_mode_0644_whatever_the_umask(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["redis_a.prom"]
 
 
+def test_a_planted_link_at_the_temp_name_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a name guessed right finds the file exclusive: the next random name is used."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    guessed = bytes(8)
+    (tmp_path / f".textfile-redis-{OWNER}-{guessed.hex()}.tmp").symlink_to(victim)
+    draws = iter([guessed, b"\x01" * 8])
+    monkeypatch.setattr(os, "urandom", lambda _n: next(draws))
+    write_atomic(tmp_path, "redis_a.prom", b"# x\n", OWNER)
+    assert victim.read_bytes() == b"precious"
+    assert (tmp_path / "redis_a.prom").read_bytes() == b"# x\n"
+    assert not (tmp_path / f".textfile-redis-{OWNER}-{'01' * 8}.tmp").exists()
+
+
 def test_write_replaces_the_whole_file(tmp_path: Path) -> None:
     """A shorter rewrite leaves no tail of the longer file behind."""
     write_atomic(tmp_path, "redis_a.prom", b"long content\n" * 100, OWNER)

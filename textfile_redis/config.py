@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
@@ -394,6 +393,8 @@ def _check_keys(table: _Table, known: Sequence[str], where: _Where) -> None:
     for key in table:
         if key in known:
             continue
+        import difflib  # noqa: PLC0415 - only for a mistake, and not worth its memory otherwise
+
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(where.msg("", f"unknown key {key!r}{hint}"))

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .exposition import Family
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
 MARKER = "# textfile-redis"
 TEMP_PREFIX = ".textfile-redis-"
 TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644
 _MARKER_READ_LIMIT = 512
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMP_ATTEMPTS = 3  # 64 random bits make a clash next to impossible, not impossible
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +100,7 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
     The directory is not synced: after a crash the old file may come back instead of the new,
     and both are whole files as stale as each other until the next cycle replaces them.
     """
-    fd, temp_name = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{owner}-", suffix=TEMP_SUFFIX, dir=directory
-    )
+    fd, temp = _create_temp(directory, owner)
     try:
         try:
             os.fchmod(fd, FILE_MODE)
@@ -108,11 +108,20 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
             os.fsync(fd)
         finally:
             os.close(fd)
-        Path(temp_name).replace(directory / filename)
+        temp.replace(directory / filename)
     except BaseException:
         with suppress(FileNotFoundError):
-            Path(temp_name).unlink()
+            temp.unlink()
         raise
+
+
+def _create_temp(directory: Path, owner: str) -> tuple[int, Path]:
+    """A new file of our own: O_EXCL under a name with 64 random bits, links not followed."""
+    for _ in range(_TEMP_ATTEMPTS):
+        temp = directory / f"{TEMP_PREFIX}{owner}-{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        with suppress(FileExistsError):
+            return os.open(temp, _TEMP_FLAGS, 0o600), temp
+    raise FileExistsError(errno.EEXIST, "no unused temp file name", str(directory))
 
 
 def _write_all(fd: int, data: bytes) -> None:
