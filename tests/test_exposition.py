@@ -83,3 +83,8 @@ def test_a_samples_own_label_takes_its_sorted_place_and_wins_over_a_common_one()
     assert layout.fill({"db": "db0", "cmd": 'a"b'}) == '{addr="a",cmd="a\\"b",db="db0",zone="z"}'
     before, after = layout.around({"db": "db0", "cmd": "get"}, "db")
     assert (before, after) == ('{addr="a",cmd="get",db="', '",zone="z"}')
+    before, after = layout.around({"db": "db0", "cmd": "get"}, "cmd")
+    assert (before, after) == ('{addr="a",cmd="', '",db="db0",zone="z"}')
+    three = LabelLayout({"addr": "a"}, ("x", "le", "cmd"))
+    labels = {"x": "1", "le": "2", "cmd": "c"}
+    assert three.around(labels, "le") == ('{addr="a",cmd="c",le="', '",x="1"}')

@@ -82,6 +82,11 @@ class LabelLayout:
 
     def around(self, labels: Mapping[str, str], slot: str) -> tuple[str, str]:
         """The text before and after `slot`'s value, for samples that differ only there."""
+        match self.keys, self.fragments:
+            case (first, second), (head, middle, tail):  # cmd and le or quantile: the usual
+                if second == slot:
+                    return f"{head}{escape_value(labels[first])}{middle}", tail
+                return head, f"{middle}{escape_value(labels[second])}{tail}"
         at = self.keys.index(slot)
         return self._join(labels, 0, at), self._join(labels, at + 1, len(self.keys))
 
