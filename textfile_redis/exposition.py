@@ -1,7 +1,7 @@
 """The text exposition format: a family's lines, values as Go writes them, escaped labels.
 
-Samples are written as text the moment translation makes them, which costs a third of building
-prometheus_client Samples and rendering those. The text is what prometheus_client's
+Samples are written as text the moment translation makes them, which costs half of what
+building prometheus_client Samples and rendering those did. The text is what prometheus_client's
 generate_latest writes for the same samples (tests/test_exposition.py holds the two byte for
 byte), except that counters are typed under their samples' name, so the ones redis_exporter names
 without `_total` stay consistent.
