@@ -59,9 +59,7 @@ class Families:
         before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
             lines.append(f"{name}{before}{go_float(quantile)}{after} {format_value(value)}\n")
-        text = self._labels_text(labels)
-        lines.append(f"{name}_sum{text} {format_value(total)}\n")
-        lines.append(f"{name}_count{text} {format_value(count)}\n")
+        self._sum_and_count(lines, name, total, count, labels)
 
     def histogram(
         self,
@@ -79,9 +77,7 @@ class Families:
         for bound, cumulative in sorted(buckets):
             lines.append(f"{bucket}{before}{go_float(bound)}{after} {format_value(cumulative)}\n")
         lines.append(f"{bucket}{before}+Inf{after} {format_value(count)}\n")
-        text = self._labels_text(labels)
-        lines.append(f"{name}_sum{text} {format_value(total)}\n")
-        lines.append(f"{name}_count{text} {format_value(count)}\n")
+        self._sum_and_count(lines, name, total, count, labels)
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
@@ -95,6 +91,14 @@ class Families:
         """A new family's (empty) list of lines; a family keeps the type it began with."""
         self._kinds.setdefault(name, kind)
         return self._lines.setdefault(name, [])
+
+    def _sum_and_count(
+        self, lines: list[str], name: str, total: float, count: float, labels: Mapping[str, str]
+    ) -> None:
+        """A summary's or histogram's closing _sum and _count lines."""
+        text = self._labels_text(labels)
+        lines.append(f"{name}_sum{text} {format_value(total)}\n")
+        lines.append(f"{name}_count{text} {format_value(count)}\n")
 
     def _labels_text(self, labels: Mapping[str, str]) -> str:
         """`{addr="...",db="db0"}`: the common labels and these, sorted and escaped."""
