@@ -30,6 +30,7 @@ DEFAULT_INTERVAL = 15.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_PORT = 6379
 DEFAULT_CONFIG_COMMAND = "CONFIG"
+DEFAULT_MAX_SCRAPE_BYTES = 16 * 1024 * 1024
 CONFD_NAME = "conf.d"
 
 # redis_exporter's opt-in families; at the top level they are every target's default.
@@ -55,6 +56,7 @@ _OPTION_KEYS = (
     "check_keys_batch_size",
     "scan_budget",
     "lua_scripts",
+    "max_scrape_bytes",
 )
 _TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target", *_OPTION_KEYS)
 _TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_skip_verify")
@@ -165,6 +167,9 @@ class Options:
     lua_scripts: tuple[LuaScript, ...] = ()
     include_config_metrics: bool = False
     include_system_metrics: bool = False
+    # Bytes one server may send in one cycle before its scrape is abandoned (redis_up 0): a
+    # server's replies must not decide how much memory we use. A busy primary's cycle is ~50 KB.
+    max_scrape_bytes: int = DEFAULT_MAX_SCRAPE_BYTES
 
     @property
     def inspects_keys(self) -> bool:
@@ -478,7 +483,7 @@ def _parse_options(
             changes[key] = _get_bool(table, key, where)
     if "check_key_groups" in table:
         changes["check_key_groups"] = _strings(table, "check_key_groups", where)
-    for key in ("max_distinct_key_groups", "check_keys_batch_size"):
+    for key in ("max_distinct_key_groups", "check_keys_batch_size", "max_scrape_bytes"):
         if key in table:
             changes[key] = _positive_int(table, key, where)
     if "scan_budget" in table:
