@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from runner import textfile_redis
 
+from textfile_redis.config import Overrides, load_config
 from textfile_redis.families import Families
 from textfile_redis.textfile import (
+    ForeignFileError,
     Marker,
     owned_files,
     read_marker,
@@ -24,12 +29,16 @@ from textfile_redis.textfile import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from textfile_redis.exposition import Family
 
 OWNER = "0123456789ab"
+OTHER_OWNER = "ba9876543210"
+DEADLINE = 5.0  # seconds: far beyond a listing's milliseconds, far below a hang noticed by a human
+NOBODY = 65534
+MARKED = Marker(OWNER, "a").line().encode()  # what a file must start with to be replaced
 
 
 def _families() -> list[Family]:
@@ -141,14 +150,14 @@ def test_a_planted_link_at_the_temp_name_is_never_followed(
 
 def test_write_replaces_the_whole_file(tmp_path: Path) -> None:
     """A shorter rewrite leaves no tail of the longer file behind."""
-    write_atomic(tmp_path, "redis_a.prom", b"long content\n" * 100, OWNER)
-    write_atomic(tmp_path, "redis_a.prom", b"short\n", OWNER)
-    assert (tmp_path / "redis_a.prom").read_bytes() == b"short\n"
+    write_atomic(tmp_path, "redis_a.prom", MARKED + b"long content\n" * 100, OWNER)
+    write_atomic(tmp_path, "redis_a.prom", MARKED + b"short\n", OWNER)
+    assert (tmp_path / "redis_a.prom").read_bytes() == MARKED + b"short\n"
 
 
 def test_concurrent_readers_never_see_a_partial_file(tmp_path: Path) -> None:
     """Readers in a tight loop only ever see one complete version or the other."""
-    versions = [b"".join(b"metric_%d %d\n" % (i, v) for i in range(5000)) for v in (1, 2)]
+    versions = [MARKED + b"".join(b"metric_%d %d\n" % (i, v) for i in range(5000)) for v in (1, 2)]
     path = tmp_path / "redis_a.prom"
     write_atomic(tmp_path, path.name, versions[0], OWNER)
     stop = threading.Event()
@@ -233,7 +242,7 @@ def test_killed_writer_leaves_only_a_hidden_temp_file_we_can_find(tmp_path: Path
     assert leftovers[0].name.startswith(".")
     assert not leftovers[0].name.endswith(".prom")
     assert not (tmp_path / "redis_a.prom").exists()
-    assert remove_files(leftovers) == leftovers
+    assert remove_files(leftovers, OWNER) == leftovers
 
 
 def test_owned_files_are_only_ours(tmp_path: Path) -> None:
@@ -245,3 +254,186 @@ def test_owned_files_are_only_ours(tmp_path: Path) -> None:
     assert owned_files(tmp_path, OWNER) == [tmp_path / "redis_a.prom"]
     assert read_marker(tmp_path / "redis_b.prom") == Marker("other", "b")
     assert read_marker(tmp_path / "missing.prom") is None
+
+
+# --- what another local user can put in the directory ------------------------------------------
+
+
+def _ours(directory: Path, name: str = "redis_a.prom", owner: str = OWNER) -> Path:
+    write_atomic(directory, name, Marker(owner, name).line().encode() + b"redis_up 1\n", owner)
+    return directory / name
+
+
+def _temp_name(owner: str = OWNER) -> str:
+    return f".textfile-redis-{owner}-{'ab' * 8}.tmp"
+
+
+def _plant(path: Path, kind: str, link_target: Path) -> None:
+    """Put a directory, a FIFO or a symlink (to link_target) at path."""
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(link_target)
+
+
+def _finishes_promptly(work: Callable[[], object], fifos: list[Path]) -> object:
+    """Run work in a thread and return (or raise) what it does; fail if it hangs on a FIFO."""
+    outcome: list[object] = []
+    thread = threading.Thread(target=_run_into, args=(work, outcome), daemon=True)
+    thread.start()
+    thread.join(DEADLINE)
+    hung = thread.is_alive()
+    if hung:  # a reader blocked in open() wakes once a writer opens the FIFO
+        for fifo in fifos:
+            with suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(DEADLINE)
+    assert not hung, f"still blocked after {DEADLINE}s"
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _run_into(work: Callable[[], object], outcome: list[object]) -> None:
+    try:
+        outcome.append(work())
+    except Exception as exc:  # noqa: BLE001 - handed to the test's thread, which raises it
+        outcome.append(exc)
+
+
+def test_a_fifo_under_our_name_is_skipped_without_blocking(tmp_path: Path) -> None:
+    """Listing, reading and removal never open a FIFO named like our file in a blocking way."""
+    ours = _ours(tmp_path)
+    fifo = tmp_path / "redis_x.prom"
+    os.mkfifo(fifo)
+    listed = _finishes_promptly(lambda: owned_files(tmp_path, OWNER), [fifo])
+    assert listed == [ours]
+    assert _finishes_promptly(lambda: read_marker(fifo), [fifo]) is None
+    assert _finishes_promptly(lambda: remove_files([fifo, ours], OWNER), [fifo]) == [ours]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink"])
+def test_an_entry_named_like_our_temp_file_is_left_alone(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A non-file under our temp name is not listed, not removed, and logged once as left alone."""
+    victim = _ours(tmp_path)
+    hostile = tmp_path / _temp_name()
+    _plant(hostile, kind, victim)
+    with caplog.at_level(logging.WARNING, logger="textfile_redis.textfile"):
+        assert temp_files(tmp_path, OWNER) == []
+        assert remove_files([hostile], OWNER) == []
+    assert os.path.lexists(hostile)
+    assert victim.exists()
+    assert [r.getMessage() for r in caplog.records if str(hostile) in r.getMessage()] != []
+    assert len(caplog.records) == 2  # one line for the listing, one for the removal attempt
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_temp_named_file_of_another_user_is_left_alone(tmp_path: Path) -> None:
+    """A regular file under our temp name that another user owns was not made by us: kept."""
+    planted = tmp_path / _temp_name()
+    planted.write_bytes(b"theirs")
+    os.chown(planted, NOBODY, NOBODY)
+    assert temp_files(tmp_path, OWNER) == []
+    assert remove_files([planted], OWNER) == []
+    assert planted.read_bytes() == b"theirs"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"# HELP redis_up x\nredis_up 1\n", "not a textfile-redis file"),
+        (Marker(OTHER_OWNER, "a").line().encode(), "held by another owner"),
+    ],
+)
+def test_a_file_not_ours_under_our_name_is_never_replaced_or_removed(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    """Another tool's or another owner's file under our name survives the write and removal."""
+    theirs = tmp_path / "redis_a.prom"
+    theirs.write_bytes(content)
+    with pytest.raises(ForeignFileError, match=reason) as raised:
+        write_atomic(tmp_path, theirs.name, Marker(OWNER, "a").line().encode(), OWNER)
+    assert isinstance(raised.value, OSError)
+    assert str(theirs) in str(raised.value)
+    assert owned_files(tmp_path, OWNER) == []
+    assert remove_files([theirs], OWNER) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [theirs.name]
+    assert theirs.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("kind", "described"),
+    [("directory", "a directory"), ("fifo", "a FIFO"), ("symlink", "a symbolic link")],
+)
+def test_a_non_file_under_our_name_is_refused_by_the_write(
+    tmp_path: Path, kind: str, described: str
+) -> None:
+    """A directory, FIFO or link (even to our own file) where we would write stays as it was."""
+    ours = _ours(tmp_path, "redis_ours.prom")
+    destination = tmp_path / "redis_a.prom"
+    _plant(destination, kind, ours)
+    mode = destination.lstat().st_mode
+    with pytest.raises(ForeignFileError, match=f"is {described}, not a textfile-redis file"):
+        _finishes_promptly(lambda: write_atomic(tmp_path, destination.name, MARKED, OWNER), [])
+    assert destination.lstat().st_mode == mode
+    assert ours.read_bytes().startswith(Marker(OWNER, ours.name).line().encode())
+    assert temp_files(tmp_path, OWNER) == []
+
+
+def test_removal_checks_the_marker_again_right_before_unlinking(tmp_path: Path) -> None:
+    """A file listed as ours, then replaced by another tool's under the same name, is kept."""
+    listed = [*owned_files(tmp_path, OWNER), _ours(tmp_path)]
+    assert owned_files(tmp_path, OWNER) == listed
+    listed[0].write_bytes(b"# HELP redis_up another tool's\n")
+    assert remove_files(listed, OWNER) == []
+    assert listed[0].read_bytes() == b"# HELP redis_up another tool's\n"
+
+
+@pytest.fixture
+def read_only_with_ours(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs holding one of our files and one of our temp files, then made read-only."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    _mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)])
+    _ours(mount_point)
+    (mount_point / _temp_name()).write_bytes(b"")
+    _mount(["-o", "remount,ro", str(mount_point)])
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_removal_in_a_read_only_directory_logs_each_file_and_returns(
+    read_only_with_ours: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files that cannot be removed are logged one line each, naming file and reason; no raise."""
+    leftovers = owned_files(read_only_with_ours, OWNER) + temp_files(read_only_with_ours, OWNER)
+    assert len(leftovers) == 2  # the file and the temp file
+    with caplog.at_level(logging.WARNING, logger="textfile_redis.textfile"):
+        assert remove_files(leftovers, OWNER) == []
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == len(leftovers)
+    for path, message in zip(leftovers, messages, strict=True):
+        assert str(path) in message
+        assert "Read-only file system" in message
+    assert all(path.exists() for path in leftovers)
+
+
+def test_cleanup_exits_0_past_entries_it_must_not_touch(tmp_path: Path) -> None:
+    """`cleanup` removes our file and exits 0 beside a directory and a FIFO under our names."""
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'textfile_dir = "{textfile_dir}"\n')
+    owner = load_config(Overrides(config_path=config_path), {}, allow_no_targets=True).owner
+    _ours(textfile_dir, owner=owner)
+    (textfile_dir / _temp_name(owner)).mkdir()
+    os.mkfifo(textfile_dir / "redis_x.prom")
+    result = textfile_redis("cleanup", "--config", str(config_path), timeout=4 * DEADLINE)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in textfile_dir.iterdir()) == [_temp_name(owner), "redis_x.prom"]

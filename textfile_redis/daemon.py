@@ -45,7 +45,7 @@ def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
     """Remove this configuration's files, but those named in keep, and its leftover temp files."""
     kept = set(keep)
     ours = [p for p in owned_files(config.textfile_dir, config.owner) if p.name not in kept]
-    return remove_files([*ours, *temp_files(config.textfile_dir, config.owner)])
+    return remove_files([*ours, *temp_files(config.textfile_dir, config.owner)], config.owner)
 
 
 class Daemon:
@@ -204,7 +204,7 @@ class Daemon:
         old_config = self.config
         retired = self._collector.reconfigure(new_config, STOP_WRITERS_TIMEOUT)
         self.config = new_config
-        remove_files(old_config.textfile_dir / t.filename for t in retired)
+        remove_files((old_config.textfile_dir / t.filename for t in retired), old_config.owner)
         self._cycle.forget(t.name for t in retired)
         for target in retired:
             self._failing.pop(target.name, None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
+import stat
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,13 +17,33 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 MARKER = "# textfile-redis"
+FILE_PREFIX = "redis_"
+FILE_SUFFIX = ".prom"
 TEMP_PREFIX = ".textfile-redis-"
 TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644
 _MARKER_READ_LIMIT = 512
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# Another user may have put a link, a FIFO or a device under a name we read: never follow the
+# link, never wait for a FIFO's writer (a blocking open would hang start-up, stop and cleanup).
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_KINDS = {
+    stat.S_IFREG: "regular file",
+    stat.S_IFDIR: "directory",
+    stat.S_IFLNK: "symbolic link",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
 _TEMP_ATTEMPTS = 3  # 64 random bits make a clash next to impossible, not impossible
+
+
+class ForeignFileError(OSError):
+    """A file we would replace is not ours: another tool's, another owner's, or not a file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +118,13 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
     """Replace directory/filename with data so that readers see the old file or the new one.
 
     The temp file is created exclusively under a random hidden name that node_exporter skips
-    (it reads only *.prom), made 0644 whatever the umask, synced, then renamed over the target.
+    (it reads only *.prom), made 0644 whatever the umask, synced, then renamed over the target,
+    but only when the target is missing or ours (ForeignFileError otherwise, the temp removed).
     The directory is not synced: after a crash the old file may come back instead of the new,
     and both are whole files as stale as each other until the next cycle replaces them.
     """
     fd, temp = _create_temp(directory, owner)
+    destination = directory / filename
     try:
         try:
             os.fchmod(fd, FILE_MODE)
@@ -108,20 +132,62 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
             os.fsync(fd)
         finally:
             os.close(fd)
-        temp.replace(directory / filename)
+        _refuse_unless_free_or_ours(destination, owner)
+        temp.replace(destination)
     except BaseException:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):  # the write's own error is the one to report
             temp.unlink()
         raise
+
+
+def _refuse_unless_free_or_ours(path: Path, owner: str) -> None:
+    """Raise ForeignFileError unless nothing is at path or a file whose marker names owner.
+
+    Checked as late as possible, right before the rename. Someone who can write the directory
+    can still swap a file in between the check and the rename, and lose it to the rename: no
+    check can close that race without renameat2(RENAME_EXCHANGE) and a swap back. What we refuse
+    is what we can see, which covers another tool's file or another instance's lying there.
+    """
+    try:
+        reason = _why_not_ours(path, owner)
+    except FileNotFoundError:
+        return
+    if reason is not None:
+        msg = f"{path} is {reason}; left as it is"
+        raise ForeignFileError(msg)
+
+
+def _why_not_ours(path: Path, owner: str) -> str | None:
+    """None when path is a regular file whose marker names owner, else why it is not ours.
+
+    Raises FileNotFoundError when nothing is there, OSError when it cannot be looked at.
+    """
+    kind = _kind(os.lstat(path).st_mode)
+    if kind != "regular file":
+        return f"a {kind}, not a textfile-redis file"
+    marker = read_marker(path)
+    if marker is None:
+        return "not a textfile-redis file (no marker)"
+    if marker.owner != owner:
+        return f"held by another owner (owner={marker.owner!r}, target={marker.target!r})"
+    return None
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "special file")
 
 
 def _create_temp(directory: Path, owner: str) -> tuple[int, Path]:
     """A new file of our own: O_EXCL under a name with 64 random bits, links not followed."""
     for _ in range(_TEMP_ATTEMPTS):
-        temp = directory / f"{TEMP_PREFIX}{owner}-{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        temp = directory / f"{_temp_prefix(owner)}{os.urandom(8).hex()}{TEMP_SUFFIX}"
         with suppress(FileExistsError):
             return os.open(temp, _TEMP_FLAGS, 0o600), temp
     raise FileExistsError(errno.EEXIST, "no unused temp file name", str(directory))
+
+
+def _temp_prefix(owner: str) -> str:
+    return f"{TEMP_PREFIX}{owner}-"
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -131,35 +197,104 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def read_marker(path: Path) -> Marker | None:
-    """The marker of a file, or None when the file is not ours or cannot be read."""
+    """The marker of a regular file; None when it is not ours, not a regular file or unreadable."""
     try:
-        with path.open("rb") as file:
-            first_line = file.readline(_MARKER_READ_LIMIT)
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
-    return Marker.parse(first_line.decode("utf-8", errors="replace"))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        head = os.read(fd, _MARKER_READ_LIMIT)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return Marker.parse(head.partition(b"\n")[0].decode("utf-8", errors="replace"))
 
 
 def owned_files(directory: Path, owner: str) -> list[Path]:
-    """Every .prom file in the directory whose marker names this owner."""
-    found = []
-    for path in sorted(directory.glob("redis_*.prom")):
-        marker = read_marker(path)
-        if marker is not None and marker.owner == owner:
-            found.append(path)
-    return found
+    """Every redis_*.prom regular file in the directory whose marker names this owner."""
+    return [p for p in _entries(directory, FILE_PREFIX, FILE_SUFFIX) if _is_ours(p, owner)]
+
+
+def _is_ours(path: Path, owner: str) -> bool:
+    try:
+        return _why_not_ours(path, owner) is None
+    except OSError:  # gone meanwhile, or cannot be looked at: not ours to touch
+        return False
 
 
 def temp_files(directory: Path, owner: str) -> list[Path]:
-    """Temp files this owner left behind (a crash between create and rename)."""
-    return sorted(directory.glob(f"{TEMP_PREFIX}{owner}-*{TEMP_SUFFIX}"))
+    """Temp files this owner left behind (a crash between create and rename).
+
+    Only regular files that this process's user owns: we create temp files exclusively, so any
+    other kind or owner under such a name was put there by someone else, and is left alone.
+    """
+    found = []
+    for path in _entries(directory, _temp_prefix(owner), TEMP_SUFFIX):
+        try:
+            reason = _why_not_our_temp(path)
+        except OSError:  # gone meanwhile
+            continue
+        if reason is None:
+            found.append(path)
+        else:
+            log.warning("left %r alone: it is %s", str(path), reason)
+    return found
 
 
-def remove_files(paths: Iterable[Path]) -> list[Path]:
-    """Remove the files, ignoring those already gone; returns those removed."""
-    removed = []
-    for path in paths:
-        with suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
-    return removed
+def _why_not_our_temp(path: Path) -> str | None:
+    """None when path is a regular file of our user (the name is the caller's to check)."""
+    status = os.lstat(path)
+    if not stat.S_ISREG(status.st_mode):
+        return f"a {_kind(status.st_mode)}, not a temp file of ours"
+    if status.st_uid != os.geteuid():
+        return f"a file of user {status.st_uid}, not a temp file of ours"
+    return None
+
+
+def _entries(directory: Path, prefix: str, suffix: str) -> list[Path]:
+    """The names in directory with this prefix and suffix, sorted; [] when it cannot be listed."""
+    shortest = len(prefix) + len(suffix)
+    try:
+        with os.scandir(directory) as entries:
+            names = [
+                entry.name
+                for entry in entries
+                if len(entry.name) >= shortest
+                and entry.name.startswith(prefix)
+                and entry.name.endswith(suffix)
+            ]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        log.warning("cannot list %s: %s", directory, exc.strerror or exc)
+        return []
+    return [directory / name for name in sorted(names)]
+
+
+def remove_files(paths: Iterable[Path], owner: str) -> list[Path]:
+    """Remove those files that are still ours, each checked again right before; never raises.
+
+    Files already gone are skipped; one no longer ours (someone put another file under its name
+    since it was listed) or that cannot be removed (a read-only directory, ...) is logged in one
+    line and left. Returns the files removed.
+    """
+    return [path for path in paths if _remove_if_ours(path, owner)]
+
+
+def _remove_if_ours(path: Path, owner: str) -> bool:
+    is_temp = path.name.startswith(_temp_prefix(owner)) and path.name.endswith(TEMP_SUFFIX)
+    try:
+        reason = _why_not_our_temp(path) if is_temp else _why_not_ours(path, owner)
+        if reason is None:
+            path.unlink()  # the same residual race as in _refuse_unless_free_or_ours
+            return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        log.warning("cannot remove %s: %s", path, exc.strerror or exc)
+        return False
+    log.warning("left %r alone: it is %s", str(path), reason)
+    return False
