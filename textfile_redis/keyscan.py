@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -73,16 +74,23 @@ class Refused:
 
 
 class Budget:
-    """The time one cycle may spend inspecting keys; the first round trip always goes."""
+    """The time one cycle may spend inspecting keys; the first round trip always goes.
 
-    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+    `room` says whether the scrape may still read more (its byte cap): a sweep that stops
+    early resumes next cycle, where failing the scrape would lose every family.
+    """
+
+    def __init__(
+        self, seconds: float, clock: Callable[[], float], room: Callable[[], bool] = lambda: True
+    ) -> None:
         self._clock = clock
+        self._room = room
         self.started = clock()
         self._deadline = self.started + seconds
 
     def left(self) -> bool:
-        """True while there is time for another round trip."""
-        return self._clock() < self._deadline
+        """True while there is time and room for another round trip."""
+        return self._clock() < self._deadline and self._room()
 
     def spent_ms(self) -> float:
         """Milliseconds since this cycle's inspection began."""
@@ -129,9 +137,18 @@ class KeyInspector:
         )
         self._group_sweeps: dict[int, Sweep] = {}
 
-    def inspect(self, execute: Execute, info: str) -> dict[str, Any]:
-        """One cycle's inspection as plain data for translation; `info` is this cycle's INFO."""
-        budget = Budget(self.options.scan_budget, self._clock)
+    def inspect(
+        self,
+        execute: Execute,
+        info: str,
+        seconds: float = math.inf,
+        room: Callable[[], bool] = lambda: True,
+    ) -> dict[str, Any]:
+        """One cycle's inspection as plain data for translation; `info` is this cycle's INFO.
+
+        It takes scan_budget or `seconds`, whichever is less, and stops sweeping without `room`.
+        """
+        budget = Budget(min(self.options.scan_budget, seconds), self._clock, room)
         sweeps = [*self._key_sweeps, *self._count_sweeps, *self._stream_sweeps]
         _advance(execute, sweeps, budget, self._match_step)
         result: dict[str, Any] = {

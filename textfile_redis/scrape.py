@@ -20,6 +20,7 @@ from redis.connection import (
 )
 from redis.retry import Retry
 
+from .allowance import Allowance, BoundedSocket
 from .commands import (
     INFO,
     SCRIPT_PREFIX,
@@ -61,6 +62,7 @@ class Scraper:
         self.target = target
         self._clock = clock
         self._connection: AbstractConnection | None = None
+        self._allowance = Allowance(clock)
         self._features: ServerFeatures | None = None
         self._refused: dict[str, str] = {}
         self._sent: dict[str, Command] = {}  # what each reply name was asked with, for logs
@@ -77,14 +79,16 @@ class Scraper:
         if self._connection is None and started < self._retry_at:
             wait = self._retry_at - started
             return ScrapeResult(error=f"{self._last_error} (next attempt in {wait:.0f}s)")
+        self._allowance.renew(self.target.timeout, self.target.options.max_scrape_bytes)
         try:
             replies, refused = self._scrape_once()
         except (redis.RedisError, OSError, ValueError) as exc:
-            self._note_failure(_describe(exc))
+            self._note_failure(self._allowance.exceeded or _describe(exc))
             return ScrapeResult(error=self._last_error, duration=self._clock() - started)
         self._failures = 0
-        error = refused.get("info")
-        return ScrapeResult(replies, refused, error, self._clock() - started)
+        return ScrapeResult(
+            replies, refused, _info_problem(replies, refused), self._clock() - started
+        )
 
     def _note_failure(self, error: str) -> None:
         self.close()
@@ -139,11 +143,25 @@ class Scraper:
             _merge(replies, refused, _run_pipeline(connection, commands))
         if self._inspector is not None and isinstance(replies.get("info"), str):
             try:
-                replies.update(
-                    self._inspector.inspect(partial(_execute, connection), replies["info"])
-                )
+                replies.update(self._inspect(connection, replies["info"]))
             except redis.ResponseError as exc:
                 refused["keys"] = str(exc)
+
+    def _inspect(self, connection: AbstractConnection, info: str) -> dict[str, Any]:
+        """Key inspection within the scrape's allowance.
+
+        Sweeps take half of what is left of the time and of the bytes, so that the lookups
+        after them fit in the rest.
+        """
+        assert self._inspector is not None  # noqa: S101 - the caller checked
+        allowance = self._allowance
+        half_the_bytes = allowance.bytes_left() / 2
+        return self._inspector.inspect(
+            partial(_execute, connection),
+            info,
+            seconds=allowance.seconds_left() / 2,
+            room=lambda: allowance.bytes_left() > half_the_bytes,
+        )
 
     def _remember_refusals(self, refused: dict[str, str]) -> None:
         """Log each refusal once and stop sending that command on this connection.
@@ -179,8 +197,18 @@ class Scraper:
 
     def _connect(self) -> AbstractConnection:
         if self._connection is None:
-            self._connection = _make_connection(self.target)
+            self._connection = _make_connection(self.target, self._allowance)
         return self._connection
+
+
+def _info_problem(replies: dict[str, Any], refused: dict[str, str]) -> str | None:
+    """Why this scrape has no INFO to go on, or None: without INFO a server is not up."""
+    if "info" in refused:
+        return f"INFO refused: {refused['info'] or 'an empty error reply'}"
+    info = replies.get("info")
+    if not isinstance(info, str):
+        return f"INFO answered with {type(info).__name__}, not text"
+    return None
 
 
 def _merge(
@@ -238,7 +266,48 @@ def _run_pipeline(
     return replies, refused
 
 
-def _make_connection(target: Target) -> AbstractConnection:
+class _TcpConnection(Connection):
+    """A TCP connection whose socket keeps to the scrape's allowance."""
+
+    def __init__(self, allowance: Allowance, **options: Any) -> None:  # noqa: ANN401 - redis-py's
+        self.allowance = allowance
+        super().__init__(**options)  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    def _connect(self) -> BoundedSocket:
+        return _bounded(self, super()._connect, self.allowance)
+
+
+class _TlsConnection(SSLConnection):
+    """A TLS connection whose socket, handshake included, keeps to the scrape's allowance."""
+
+    def __init__(self, allowance: Allowance, **options: Any) -> None:  # noqa: ANN401 - redis-py's
+        self.allowance = allowance
+        super().__init__(**options)
+
+    def _connect(self) -> BoundedSocket:
+        return _bounded(self, super()._connect, self.allowance)
+
+
+class _UnixConnection(UnixDomainSocketConnection):
+    """A unix socket connection that keeps to the scrape's allowance."""
+
+    def __init__(self, allowance: Allowance, **options: Any) -> None:  # noqa: ANN401 - redis-py's
+        self.allowance = allowance
+        super().__init__(**options)  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    def _connect(self) -> BoundedSocket:
+        return _bounded(self, super()._connect, self.allowance)
+
+
+def _bounded(
+    connection: AbstractConnection, connect: Callable[[], Any], allowance: Allowance
+) -> BoundedSocket:
+    """Connect (and shake hands) within what is left of the deadline; bound the socket."""
+    connection.socket_connect_timeout = allowance.seconds_left()
+    return BoundedSocket(connect(), allowance)
+
+
+def _make_connection(target: Target, allowance: Allowance) -> AbstractConnection:
     """One connection that returns raw replies and never retries behind our deadline."""
     options: dict[str, Any] = {
         "username": target.username,
@@ -256,11 +325,11 @@ def _make_connection(target: Target) -> AbstractConnection:
     url = urlsplit(target.addr)
     if url.scheme == "unix":
         # redis-py's own annotations: untyped, and an abstract `host` it never needs here.
-        return UnixDomainSocketConnection(path=url.path, **options)  # type: ignore[no-untyped-call, abstract]
+        return _UnixConnection(allowance, path=url.path, **options)  # type: ignore[abstract]
     options.update(host=url.hostname, port=url.port or 6379)
     if url.scheme == "rediss":
-        return SSLConnection(**options, **_tls_options(target))
-    return Connection(**options)  # type: ignore[no-untyped-call]  # untyped in redis-py
+        return _TlsConnection(allowance, **options, **_tls_options(target))
+    return _TcpConnection(allowance, **options)
 
 
 def _tls_options(target: Target) -> dict[str, Any]:
