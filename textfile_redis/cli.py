@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
 from .cycle import Collector
-from .daemon import Daemon, remove_owned
+from .daemon import STOP_WRITERS_TIMEOUT, Daemon, remove_owned
 from .notify import Notifier
 from .scrape import Scraper
+from .textfile import remove_files, temp_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
     args = _parser().parse_args(argv)
     args.early_signals = early_signals if early_signals is not None else []
     if args.handler is not _run:
-        _restore_default_signals()
+        _interrupt_on_stop_signals()
         if args.early_signals:
             return EXIT_INTERRUPTED
     _setup_logging(args.log_level, args.log_format)
@@ -66,8 +67,9 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         return EXIT_INTERRUPTED
 
 
-def _restore_default_signals() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _interrupt_on_stop_signals() -> None:
+    """SIGTERM interrupts a one-shot command as SIGINT does: cleaned up, exit 130, not 143."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
@@ -92,12 +94,25 @@ def _once(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> i
     collector = Collector(config)
     try:
         reports = collector.cycle()
+    except KeyboardInterrupt:
+        _abandon(collector, config)
+        raise
     finally:
         collector.close()
     failed = [report for report in reports if not report.ok]
     for report in failed:
         log.error("%s", report.describe())
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _abandon(collector: Collector, config: Config) -> None:
+    """An interrupted cycle: let writers in mid-write finish, then remove their temp files.
+
+    Workers are daemon threads that die with the process; one killed between creating its
+    temp file and renaming it would leave the file behind.
+    """
+    collector.stop(STOP_WRITERS_TIMEOUT)
+    remove_files(temp_files(config.textfile_dir, config.owner), config.owner)
 
 
 def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> int:
