@@ -120,8 +120,9 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
     The temp file is created exclusively under a random hidden name that node_exporter skips
     (it reads only *.prom), made 0644 whatever the umask, synced, then renamed over the target,
     but only when the target is missing or ours (ForeignFileError otherwise, the temp removed).
-    The directory is not synced: after a crash the old file may come back instead of the new,
-    and both are whole files as stale as each other until the next cycle replaces them.
+    The directory is not synced (its cost is in bench/RESULTS.md, "Directory fsync"): after a
+    crash the old file may come back instead of the new, and both are whole files as stale as
+    each other until the next cycle replaces them.
     """
     fd, temp = _create_temp(directory, owner)
     destination = directory / filename
