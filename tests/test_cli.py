@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
 from runner import clean_env, textfile_redis
+
+from textfile_redis.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -170,3 +173,30 @@ def test_cleanup_works_when_no_target_is_left(tmp_path: Path) -> None:
     result = textfile_redis("cleanup", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "redis_gone.prom").exists()
+
+
+def test_check_names_a_target_whose_file_another_tool_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A foreign file under a target's name would refuse every write: check says so, exit 1."""
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    (textfile_dir / "redis_theirs.prom").write_text("# another tool's metrics\nx 1\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'textfile_dir = "{textfile_dir}"\n'
+        '[[target]]\nname = "theirs"\naddr = "h:1"\n[[target]]\nname = "free"\naddr = "h:2"\n'
+    )
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        status = main(["check", "--config", str(config)])
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    printed = capsys.readouterr().out
+    assert status == 1
+    assert (
+        "target theirs: cannot write redis_theirs.prom: it is not a textfile-redis file" in printed
+    )
+    assert "target free" not in printed
+    assert (textfile_dir / "redis_theirs.prom").read_text().startswith("# another tool's")

@@ -18,7 +18,7 @@ from .cycle import Collector
 from .daemon import STOP_WRITERS_TIMEOUT, Daemon, remove_owned
 from .notify import Notifier
 from .scrape import Scraper
-from .textfile import remove_files, temp_files
+from .textfile import conflict, remove_files, temp_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -117,9 +117,9 @@ def _abandon(collector: Collector, config: Config) -> None:
 
 def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> int:
     print(f"configuration ok: {len(config.targets)} target(s), writing to {config.textfile_dir}")  # noqa: T201
+    failures = _print_conflicts(config)
     if not args.connect:
-        return EXIT_OK
-    failures = 0
+        return EXIT_FAILURE if failures else EXIT_OK
     for target in config.targets:
         scraper = Scraper(target)
         result = scraper.scrape()
@@ -128,6 +128,17 @@ def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> i
         status = f"failed: {result.error}" if result.error else f"ok in {result.duration:.3f}s"
         print(f"target {target.name} ({target.addr}): {status}")  # noqa: T201
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _print_conflicts(config: Config) -> int:
+    """Say which targets' files are held by someone else (their writes would fail); how many."""
+    conflicts = 0
+    for target in config.targets:
+        problem = conflict(config.textfile_dir / target.filename, config.owner)
+        if problem:
+            conflicts += 1
+            print(f"target {target.name}: cannot write {target.filename}: it is {problem}")  # noqa: T201
+    return conflicts
 
 
 def _cleanup(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:

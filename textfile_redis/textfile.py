@@ -158,6 +158,16 @@ def _refuse_unless_free_or_ours(path: Path, owner: str) -> None:
         raise ForeignFileError(msg)
 
 
+def conflict(path: Path, owner: str) -> str | None:
+    """Why a write to path would be refused (something not ours is there), or None."""
+    try:
+        return _why_not_ours(path, owner)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"not to be checked: {exc.strerror or exc}"
+
+
 def _why_not_ours(path: Path, owner: str) -> str | None:
     """None when path is a regular file whose marker names owner, else why it is not ours.
 
