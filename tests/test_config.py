@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +26,9 @@ from textfile_redis.config import (
     Tls,
     load_config,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 # A password that must never show in a message, repr or str.
@@ -333,8 +340,16 @@ def test_explicit_missing_config_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unreadable_config_file_gives_the_os_reason(tmp_path: Path) -> None:
-    """A config path that cannot be read (here a directory) fails with the OS reason."""
-    assert load_error(tmp_path) == f"{tmp_path}: cannot read: Is a directory"
+    """A config path that cannot be opened (here under a plain file) fails with the OS reason."""
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "config.toml"
+
+    assert load_error(path) == f"{path}: cannot read: Not a directory"
+
+
+def test_directory_as_config_file_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A directory given as the config file is refused as not a regular file."""
+    assert load_error(tmp_path) == f"{tmp_path} is not a regular file"
 
 
 def test_no_targets_is_an_error(tmp_path: Path) -> None:
@@ -540,20 +555,21 @@ def test_password_given_twice_is_an_error(tmp_path: Path) -> None:
     ("kind", "reason"),
     [
         ("missing", "No such file or directory"),
-        ("directory", "Is a directory"),
+        ("directory", "is not a regular file"),
+        ("fifo", "is not a regular file"),
         ("empty", "is empty"),
     ],
 )
 def test_unusable_password_file_names_file_key_and_reason(
     tmp_path: Path, kind: str, reason: str
 ) -> None:
-    """A password_file that is missing, a directory or empty fails naming file, key and reason."""
-    # Tests run as root, which reads any file whatever its mode: a directory stands in for
-    # an unreadable file.
+    """A password_file that is missing, not a regular file or empty fails naming file and key."""
     path = write_config(tmp_path, '[[target]]\naddr = "h"\npassword_file = "pw"\n')
     password_path = path.parent / "pw"
     if kind == "directory":
         password_path.mkdir()
+    elif kind == "fifo":  # a plain open() would wait for a writer forever
+        os.mkfifo(password_path)
     elif kind == "empty":
         password_path.write_text("")
 
@@ -856,3 +872,321 @@ def test_exclude_latency_histogram_metrics_drops_both_latency_commands() -> None
         options=Options(exclude_latency_histogram_metrics=True),
     )  # fmt: skip
     assert not {"latency_latest", "latency_histogram"} & set(cycle_commands(quiet, features))
+
+
+# --- max_scrape_bytes ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [('"16M"', "'16M'"), ("0", "0"), ("-1", "-1"), ("1.5", "1.5")]
+)
+@pytest.mark.parametrize("level", ["top", "target"])
+def test_bad_max_scrape_bytes_names_file_and_key(
+    tmp_path: Path, value: str, shown: str, level: str
+) -> None:
+    """max_scrape_bytes of the wrong type, zero or negative is refused naming file and key."""
+    line = f"max_scrape_bytes = {value}\n"
+    if level == "top":
+        path = write_config(tmp_path, ONE_TARGET, top=f'textfile_dir = "textfile"\n{line}')
+        key = "max_scrape_bytes"
+    else:
+        path = write_config(tmp_path, ONE_TARGET + line)
+        key = "target[1].max_scrape_bytes"
+
+    assert load_error(path) == (
+        f"{path}: {key}: expected a whole number greater than 0, got {shown}"
+    )
+
+
+def test_max_scrape_bytes_defaults_to_16_mib(tmp_path: Path) -> None:
+    """Unset, a target may read 16 MiB from its server per cycle."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    assert only_target(load(path)).options.max_scrape_bytes == 16 * 1024 * 1024
+
+
+def test_top_level_max_scrape_bytes_is_every_targets_default_and_a_target_overrides(
+    tmp_path: Path,
+) -> None:
+    """The top-level max_scrape_bytes applies to every target; a target's own value wins."""
+    path = write_config(
+        tmp_path,
+        '[[target]]\naddr = "h:1"\n[[target]]\naddr = "h:2"\nmax_scrape_bytes = 2048\n',
+        top='textfile_dir = "textfile"\nmax_scrape_bytes = 1000000\n',
+    )
+    confd = path.parent / "conf.d"
+    confd.mkdir()
+    (confd / "more.toml").write_text('[[target]]\naddr = "h:3"\n')
+
+    sizes = [target.options.max_scrape_bytes for target in load(path).targets]
+
+    assert sizes == [1_000_000, 2048, 1_000_000]
+
+
+def test_command_line_targets_take_the_top_level_max_scrape_bytes(tmp_path: Path) -> None:
+    """Targets from --redis-addr inherit the file's top-level max_scrape_bytes."""
+    path = write_config(tmp_path, "", top='textfile_dir = "textfile"\nmax_scrape_bytes = 4096\n')
+
+    target = only_target(load(path, redis_addrs=("h:1",)))
+
+    assert target.options.max_scrape_bytes == 4096
+
+
+# --- a configuration is loaded or refused, never a crash -----------------------------------
+
+
+def test_deeply_nested_array_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """A TOML array nested thousands deep is a one-line refusal, not a RecursionError."""
+    path = write_config(tmp_path, ONE_TARGET + "x = " + "[" * 3000 + "]" * 3000 + "\n")
+
+    assert load_error(path) == f"{path}: nested too deeply to be a configuration"
+
+
+def test_deeply_nested_conf_d_file_is_refused_naming_that_file(tmp_path: Path) -> None:
+    """Absurd nesting in a conf.d file names the conf.d file, not the main one."""
+    path = write_config(tmp_path, ONE_TARGET)
+    (path.parent / "conf.d").mkdir()
+    nested = path.parent / "conf.d" / "deep.toml"
+    nested.write_text("labels = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n")
+
+    assert load_error(path) == f"{nested}: nested too deeply to be a configuration"
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (ONE_TARGET + 'password_file = "pw\\u0000x"\n', "target[1].password_file"),
+        (ONE_TARGET + 'lua_scripts = ["a\\u0000.lua"]\n', "target[1].lua_scripts"),
+        ('[[target]]\naddr = "unix:///run/a%00b.sock"\n', "target[1].addr"),
+    ],
+    ids=["password_file", "lua_scripts", "unix addr"],
+)
+def test_nul_in_a_path_is_refused_naming_the_key(tmp_path: Path, body: str, key: str) -> None:
+    """A NUL character in a path is refused with the key, not a ValueError from the OS."""
+    path = write_config(tmp_path, body)
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path}: {key}: ")
+    assert "NUL" in message
+
+
+def test_nul_in_textfile_dir_is_refused_naming_the_key(tmp_path: Path) -> None:
+    """A NUL in textfile_dir is refused naming the key."""
+    path = write_config(tmp_path, ONE_TARGET, top='textfile_dir = "text\\u0000file"\n')
+
+    assert load_error(path) == f"{path}: textfile_dir: a path must not hold a NUL character"
+
+
+def test_unexpected_exception_becomes_a_refusal_that_quotes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any other exception while loading is a ConfigError naming the file, not its text."""
+    path = write_config(tmp_path, ONE_TARGET)
+
+    def explode(*_args: object) -> None:
+        raise ValueError(CANARY)
+
+    monkeypatch.setattr(config, "_labels", explode)
+
+    assert load_error(path) == f"{path}: cannot be loaded (ValueError)"
+
+
+# --- files that are not regular files ------------------------------------------------------
+
+FIFO_DEADLINE = 2.0  # seconds: a blocking open() of a FIFO would wait for a writer forever
+
+
+def load_error_promptly(path: Path) -> str:
+    """load_error in a thread that must finish within FIFO_DEADLINE; fail if it blocks."""
+    outcome: list[str] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(load_error(path))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(f"raised {exc!r}")
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(FIFO_DEADLINE)
+    assert outcome, f"loading blocked for {FIFO_DEADLINE} s (opening a FIFO?)"
+    return outcome[0]
+
+
+@pytest.fixture
+def fifos() -> Iterator[list[Path]]:
+    """FIFOs the test makes; a blocked reader of one is released at teardown."""
+    made: list[Path] = []
+    yield made
+    for fifo in made:
+        with contextlib.suppress(OSError):  # no reader waiting: nothing to release
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_fifo_as_config_file_is_refused_without_blocking(tmp_path: Path, fifos: list[Path]) -> None:
+    """A FIFO in place of the main file is refused at once as not a regular file."""
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    fifos.append(path)
+
+    assert load_error_promptly(path) == f"{path} is not a regular file"
+
+
+@pytest.mark.parametrize("name", ["fifo.toml", "dir.toml"])
+def test_conf_d_entry_that_is_not_a_file_is_refused(
+    tmp_path: Path, fifos: list[Path], name: str
+) -> None:
+    """A FIFO or a directory named conf.d/*.toml is refused by name, without blocking."""
+    path = write_config(tmp_path, ONE_TARGET)
+    entry = path.parent / "conf.d" / name
+    entry.parent.mkdir()
+    if name == "dir.toml":
+        entry.mkdir()
+    else:
+        os.mkfifo(entry)
+        fifos.append(entry)
+
+    assert load_error_promptly(path) == f"{entry} is not a regular file"
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('lua_scripts = ["script.lua"]', "lua_scripts"),
+        ('password_file = "script.lua"', "password_file"),
+    ],
+)
+def test_fifo_as_a_file_a_target_names_is_refused(
+    tmp_path: Path, fifos: list[Path], line: str, key: str
+) -> None:
+    """A FIFO as a Lua script or password file is refused naming the key and the file."""
+    path = write_config(tmp_path, f"{ONE_TARGET}{line}\n")
+    fifo = path.parent / "script.lua"
+    os.mkfifo(fifo)
+    fifos.append(fifo)
+
+    message = load_error_promptly(path)
+
+    assert message == f"{path}: target[1].{key}: {fifo} is not a regular file"
+
+
+def test_fifo_as_a_tls_file_is_refused(tmp_path: Path, fifos: list[Path]) -> None:
+    """A FIFO as tls_ca_file is refused naming the key, without blocking."""
+    body = '[[target]]\naddr = "rediss://h:1"\ntls_ca_file = "ca.pem"\n'
+    path = write_config(tmp_path, body)
+    fifo = path.parent / "ca.pem"
+    os.mkfifo(fifo)
+    fifos.append(fifo)
+
+    message = load_error_promptly(path)
+
+    assert message == f"{path}: target[1].tls_ca_file: {fifo} is not a regular file"
+
+
+# --- owner ids -----------------------------------------------------------------------------
+
+
+def test_file_targets_keep_the_owner_id_of_earlier_releases(tmp_path: Path) -> None:
+    """With targets from the file, the owner id is still the hash of the resolved path alone."""
+    path = write_config(tmp_path, ONE_TARGET)
+    resolved = os.fsencode(path.resolve())
+
+    assert load(path).owner == hashlib.sha256(resolved).hexdigest()[:12]
+
+
+def test_command_line_targets_get_an_owner_id_of_their_own(tmp_path: Path) -> None:
+    """--redis-addr instances sharing a config path and directory get distinct owner ids."""
+    path = write_config(tmp_path, "")
+    textfile = path.parent / "textfile"
+    other_dir = tmp_path / "elsewhere"
+    other_dir.mkdir()
+
+    a = load(path, redis_addrs=("a:1",)).owner
+    b = load(path, redis_addrs=("b:1",)).owner
+    ab = load(path, redis_addrs=("a:1", "b:1")).owner
+    a_elsewhere = load(path, redis_addrs=("a:1",), textfile_dir=other_dir).owner
+
+    assert len({a, b, ab, a_elsewhere, load(path, redis_addrs=("h:1",)).owner}) == 5
+    assert config.config_owner(path) not in {a, b, ab}
+    assert a == config.command_line_owner(path, textfile, ["redis://a:1"])
+
+
+def test_command_line_owner_ignores_spelling_order_and_secrets(tmp_path: Path) -> None:
+    """Same servers, same directory: same owner, however written, ordered or authenticated."""
+    path = write_config(tmp_path, "")
+
+    flags = load(path, redis_addrs=("b:1", "redis://a:1")).owner
+    env = load(path, {"REDIS_ADDR": "a:1,b:1", "REDIS_PASSWORD": CANARY}).owner
+    cleanup = load_config(
+        Overrides(config_path=path, redis_addrs=("a:1", "b:1")),
+        {},
+        read_secrets=False,
+        allow_no_targets=True,
+    ).owner
+
+    assert flags == env == cleanup
+
+
+def test_without_a_config_file_command_line_instances_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two instances on the absent default config, told apart by their targets."""
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", tmp_path / "absent" / "config.toml")
+    one = load_config(Overrides(redis_addrs=("a:1",), textfile_dir=tmp_path), {})
+    two = load_config(Overrides(redis_addrs=("b:1",), textfile_dir=tmp_path), {})
+
+    assert one.owner != two.owner
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ONE_TARGET + f'password = "{CANARY}"\n',
+        f'[[target]]\naddr = "redis://:{CANARY}@h:1"\n',
+    ],
+    ids=["password key", "password in addr"],
+)
+def test_world_readable_file_with_a_password_gives_one_warning(tmp_path: Path, body: str) -> None:
+    """A 0644 main file holding a password gives one warning naming it, not the password."""
+    path = write_config(tmp_path, body)
+    path.chmod(0o644)
+
+    (warning,) = load(path).warnings
+
+    assert warning.startswith(f"{path} holds a password and every user may read it")
+    assert CANARY not in warning
+
+
+def test_world_readable_conf_d_file_with_a_password_is_named(tmp_path: Path) -> None:
+    """The warning names the conf.d file that holds the password, and only that file."""
+    path = write_config(tmp_path, "")
+    path.chmod(0o644)
+    (path.parent / "conf.d").mkdir()
+    secret = path.parent / "conf.d" / "secret.toml"
+    secret.write_text(f'[[target]]\naddr = "h:1"\npassword = "{CANARY}"\n')
+    secret.chmod(0o604)
+    (path.parent / "conf.d" / "plain.toml").write_text('[[target]]\naddr = "h:2"\n')
+
+    assert [w.split(" ")[0] for w in load(path).warnings] == [str(secret)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "body"),
+    [
+        (0o640, ONE_TARGET + f'password = "{CANARY}"\n'),
+        (0o644, ONE_TARGET + 'password_file = "pw"\n'),
+        (0o644, ONE_TARGET),
+    ],
+    ids=["not world-readable", "password in another file", "no password"],
+)
+def test_no_warning_without_an_exposed_password(tmp_path: Path, mode: int, body: str) -> None:
+    """A file others cannot read, or one without a password, gives no warning."""
+    path = write_config(tmp_path, body)
+    (path.parent / "pw").write_text(CANARY)
+    path.chmod(mode)
+
+    assert load(path).warnings == ()

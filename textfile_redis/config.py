@@ -10,9 +10,10 @@ import os
 import re
 import stat
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 if sys.version_info >= (3, 11):
@@ -22,7 +23,7 @@ else:
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 DEFAULT_CONFIG_PATH = Path("/etc/textfile-redis/config.toml")
 DEFAULT_TEXTFILE_DIR = Path("/var/lib/node_exporter")
@@ -100,6 +101,10 @@ _HOST_RE = re.compile(r"[A-Za-z0-9_.:%-]+")
 _DB_PATH_RE = re.compile(r"/?|/\d+")
 _COMMAND_RE = re.compile(r"\S+")
 _SHOWN_VALUE_MAX = 60
+# O_NONBLOCK: opening a FIFO put where a config file was returns at once instead of waiting for
+# a writer forever. Symlinks are followed: Ansible, Nix and Kubernetes manage configs with them.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+_READ_CHUNK = 1 << 16
 
 _T = TypeVar("_T")
 _Table = dict[str, object]
@@ -107,6 +112,10 @@ _Table = dict[str, object]
 
 class ConfigError(Exception):
     """A configuration problem, its message naming the file and the key."""
+
+
+class _NotRegularFileError(OSError):
+    """A path to read names a FIFO, a device, a socket or a directory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +225,7 @@ class Config:
     owner: str  # stable id of this configuration, written in each file's marker line
     config_path: Path
     watched_paths: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()  # one line each, for the operator; never a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,34 +250,54 @@ def load_config(
     Without read_secrets no password is read, for `cleanup`: systemd hands LoadCredential=
     secrets to ExecStart= but not to ExecStopPost=, where cleanup runs. allow_no_targets is for
     cleanup and reloads: when the last target goes, its file must go too.
+
+    A configuration is loaded or refused, nothing else: any unexpected exception (RecursionError
+    from absurd nesting, a path the OS rejects...) becomes a ConfigError naming the file.
     """
     main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
-    main = _read_main(main_path, explicit=overrides.config_path is not None)
-    settings = _settings(main, main_path, overrides, environ)
-    if not read_secrets:
-        settings = dataclasses.replace(settings, read_secrets=False)
-    targets = _command_line_targets(overrides, environ, settings)
-    if targets is None:
-        targets = _file_targets(main, main_path, settings)
-    if not targets and not allow_no_targets:
-        msg = f"{main_path}: no targets: add [[target]] to {main_path} or give --redis-addr"
-        raise ConfigError(msg)
-    _check_textfile_dir(settings.textfile_dir, settings.textfile_origin)
+    with _blamed_on(main_path):
+        main = _read_main(main_path, explicit=overrides.config_path is not None)
+        settings = _settings(main.table, main_path, overrides, environ)
+        if not read_secrets:
+            settings = dataclasses.replace(settings, read_secrets=False)
+        targets, owner, files = _targets(main, overrides, environ, settings)
+        if not targets and not allow_no_targets:
+            msg = f"{main_path}: no targets: add [[target]] to {main_path} or give --redis-addr"
+            raise ConfigError(msg)
+        _check_textfile_dir(settings.textfile_dir, settings.textfile_origin)
     return Config(
         textfile_dir=settings.textfile_dir,
         interval=settings.interval,
         timeout=settings.timeout,
         targets=tuple(targets),
-        owner=config_owner(main_path),
+        owner=owner,
         config_path=main_path,
         watched_paths=config_paths(main_path),
+        warnings=_exposure_warnings(files),
     )
 
 
 def config_owner(config_path: Path) -> str:
-    """Return the stable short id of the configuration at this path, whether or not it exists."""
+    """Return the owner id of a configuration whose targets come from its file.
+
+    The owner id, written in every file's marker, says which instance may replace or remove a
+    file. The rule:
+    - targets from the configuration file (main file and conf.d): a hash of the file's resolved
+      path, so a deployment keeps owning its files across restarts, edits and upgrades;
+    - targets from --redis-addr or REDIS_ADDR (with or without a config file): a hash of that
+      path, the resolved textfile directory and the sorted normalised target addresses (see
+      command_line_owner), so instances started without a config file of their own never share
+      an id, and `cleanup` with the same addresses finds the same id.
+    """
     resolved = os.fsencode(config_path.absolute().resolve())
     return hashlib.sha256(resolved).hexdigest()[:12]
+
+
+def command_line_owner(config_path: Path, textfile_dir: Path, addrs: Iterable[str]) -> str:
+    """Return the owner id of a configuration whose targets come from flags or environment."""
+    paths = (os.fsencode(path.absolute().resolve()) for path in (config_path, textfile_dir))
+    names = sorted(addr.encode(errors="surrogateescape") for addr in addrs)
+    return hashlib.sha256(b"\0".join([*paths, *names])).hexdigest()[:12]
 
 
 def config_paths(config_path: Path) -> tuple[Path, Path]:
@@ -298,6 +328,24 @@ class _Where:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+@contextmanager
+def _blamed_on(path: Path) -> Iterator[None]:
+    """Turn an unexpected exception while loading from this file into a refusal naming it.
+
+    Only the exception's type is shown: its text may quote a value, and values may be secrets.
+    """
+    try:
+        yield
+    except ConfigError:
+        raise
+    except RecursionError:
+        msg = f"{path}: nested too deeply to be a configuration"
+        raise ConfigError(msg) from None
+    except Exception as exc:  # noqa: BLE001 - a configuration is loaded or refused, nothing else
+        msg = f"{path}: cannot be loaded ({type(exc).__name__})"
+        raise ConfigError(msg) from None
 
 
 def _one_line(text: str) -> str:
@@ -333,11 +381,52 @@ def _type_msg(where: _Where, key: str, wanted: str, value: object) -> str:
 # --- reading files -------------------------------------------------------------------------
 
 
+class _ConfigFile(NamedTuple):
+    """A configuration file as read: its table, and its mode to check who else may read it."""
+
+    path: Path
+    table: _Table
+    mode: int = 0  # 0: the default file is absent
+
+
+def _read_regular(path: Path) -> tuple[bytes, int]:
+    """Return a regular file's bytes and mode; OSError for anything else, never blocking."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegularFileError(stat.filemode(mode))
+        return _read_all(fd), mode
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, _READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_problem(path: Path, exc: OSError) -> str:
+    """Say why a file named by a key could not be read."""
+    if isinstance(exc, _NotRegularFileError):
+        return f"{path} is not a regular file"
+    return f"cannot read {path}: {_reason(exc)}"
+
+
+def _config_file_problem(path: Path, exc: OSError) -> str:
+    """Say why a configuration file could not be read."""
+    if isinstance(exc, _NotRegularFileError):
+        return f"{path} is not a regular file"
+    return f"{path}: cannot read: {_reason(exc)}"
+
+
 def _read_bytes(path: Path, where: _Where, key: str) -> bytes:
     try:
-        return path.read_bytes()
+        return _read_regular(path)[0]
     except OSError as exc:
-        raise ConfigError(where.msg(key, f"cannot read {path}: {_reason(exc)}")) from None
+        raise ConfigError(where.msg(key, _file_problem(path, exc))) from None
 
 
 def _parse_toml(path: Path, data: bytes) -> _Table:
@@ -353,23 +442,52 @@ def _parse_toml(path: Path, data: bytes) -> _Table:
     return table
 
 
-def _read_toml(path: Path) -> _Table:
-    return _parse_toml(path, _read_bytes(path, _Where(str(path)), ""))
+def _read_toml(path: Path) -> _ConfigFile:
+    try:
+        data, mode = _read_regular(path)
+    except OSError as exc:
+        raise ConfigError(_config_file_problem(path, exc)) from None
+    return _ConfigFile(path, _parse_toml(path, data), mode)
 
 
-def _read_main(path: Path, *, explicit: bool) -> _Table:
+def _read_main(path: Path, *, explicit: bool) -> _ConfigFile:
     """Read the main file; empty when the default file is absent (embedded defaults)."""
     try:
-        data = path.read_bytes()
+        data, mode = _read_regular(path)
     except FileNotFoundError:
         if explicit:
             msg = f"{path}: --config: no such file"
             raise ConfigError(msg) from None
-        return {}
+        return _ConfigFile(path, {})
     except OSError as exc:
-        msg = f"{path}: cannot read: {_reason(exc)}"
-        raise ConfigError(msg) from None
-    return _parse_toml(path, data)
+        raise ConfigError(_config_file_problem(path, exc)) from None
+    return _ConfigFile(path, _parse_toml(path, data), mode)
+
+
+def _exposure_warnings(files: Iterable[_ConfigFile]) -> tuple[str, ...]:
+    """A line for each file that holds a password and that every user may read."""
+    return tuple(
+        f"{file.path} holds a password and every user may read it: chmod o-r {file.path}"
+        for file in files
+        if file.mode & stat.S_IROTH and _holds_password(file.table)
+    )
+
+
+def _holds_password(table: _Table) -> bool:
+    tables = table.get("target")
+    if not isinstance(tables, list):
+        return False
+    return any(
+        isinstance(t, dict) and ("password" in t or _addr_has_password(t.get("addr")))
+        for t in tables
+    )
+
+
+def _addr_has_password(addr: object) -> bool:
+    if not isinstance(addr, str):
+        return False
+    scheme, rest = _split_scheme(addr)
+    return _credentials(_split_userinfo(scheme, rest)[0])[1] is not None
 
 
 def _strip_newline(text: str) -> str:
@@ -443,7 +561,14 @@ def _get_path(table: _Table, key: str, where: _Where, base: Path) -> Path | None
         return None
     if not value:
         raise ConfigError(where.msg(key, "must not be empty"))
-    return base / value
+    return _joined(base, value, where, key)
+
+
+def _joined(base: Path, text: str, where: _Where, key: str) -> Path:
+    """Join base and text, refusing a NUL: no path holds one, and the OS would raise ValueError."""
+    if "\0" in text:
+        raise ConfigError(where.msg(key, "a path must not hold a NUL character"))
+    return base / text
 
 
 def _get_command(table: _Table, where: _Where, default: str) -> str:
@@ -490,7 +615,8 @@ def _parse_options(
         changes["scan_budget"] = _scan_budget(table, where, interval)
     if "lua_scripts" in table:
         paths = _strings(table, "lua_scripts", where)
-        changes["lua_scripts"] = tuple(_lua_script(base / p, where) for p in paths)
+        scripts = (_joined(base, p, where, "lua_scripts") for p in paths)
+        changes["lua_scripts"] = tuple(_lua_script(path, where) for path in scripts)
     return dataclasses.replace(defaults, **changes)  # type: ignore[arg-type]
 
 
@@ -731,6 +857,8 @@ def _parse_unix(kind: str, location: str, say: Callable[[str], str]) -> tuple[st
     if not path.startswith("/"):
         raise ConfigError(say("a unix socket address has no host; write unix:///path/redis.sock"))
     path = unquote(path)
+    if "\0" in path:
+        raise ConfigError(say("a socket path must not hold a NUL character"))
     if path.endswith("/"):
         raise ConfigError(say("expected the path of a socket, got a directory"))
     _check_query(query, say)
@@ -740,16 +868,34 @@ def _parse_unix(kind: str, location: str, say: Callable[[str], str]) -> tuple[st
 # --- targets from files --------------------------------------------------------------------
 
 
-def _file_targets(main: _Table, main_path: Path, settings: _Settings) -> list[Target]:
-    placed = _targets_in(main, main_path, settings)
-    for path in _confd_files(config_paths(main_path)[1]):
-        placed += _confd_targets(path, settings)
+def _targets(
+    main: _ConfigFile, overrides: Overrides, environ: Mapping[str, str], settings: _Settings
+) -> tuple[list[Target], str, list[_ConfigFile]]:
+    """The targets, the owner id they imply (see config_owner), and the files read for them."""
+    flagged = _command_line_targets(overrides, environ, settings)
+    if flagged is not None:
+        addrs = (target.addr for target in flagged)
+        return flagged, command_line_owner(main.path, settings.textfile_dir, addrs), [main]
+    targets, files = _file_targets(main, settings)
+    return targets, config_owner(main.path), files
+
+
+def _file_targets(main: _ConfigFile, settings: _Settings) -> tuple[list[Target], list[_ConfigFile]]:
+    placed = _targets_in(main.table, main.path, settings)
+    files = [main]
+    for path in _confd_files(config_paths(main.path)[1]):
+        with _blamed_on(path):
+            files.append(_read_toml(path))
+            placed += _confd_targets(files[-1], settings)
     _check_unique(placed)
-    return [target for target, _ in placed]
+    return [target for target, _ in placed], files
 
 
 def _confd_files(confd: Path) -> list[Path]:
-    """conf.d/*.toml in name order; hidden files (editor locks and swaps) are skipped."""
+    """conf.d/*.toml in name order; hidden files (editor locks and swaps) are skipped.
+
+    An entry that is not a regular file (a FIFO, a directory) is kept, to be refused when read.
+    """
     try:
         entries = sorted(confd.iterdir(), key=lambda path: path.name)
     except FileNotFoundError:
@@ -757,20 +903,15 @@ def _confd_files(confd: Path) -> list[Path]:
     except OSError as exc:
         msg = f"{confd}: cannot list: {_reason(exc)}"
         raise ConfigError(msg) from None
-    return [
-        path
-        for path in entries
-        if path.suffix == ".toml" and not path.name.startswith(".") and path.is_file()
-    ]
+    return [path for path in entries if path.suffix == ".toml" and not path.name.startswith(".")]
 
 
-def _confd_targets(path: Path, settings: _Settings) -> list[tuple[Target, _Where]]:
-    table = _read_toml(path)
-    for key in table:
+def _confd_targets(file: _ConfigFile, settings: _Settings) -> list[tuple[Target, _Where]]:
+    for key in file.table:
         if key != "target":
             problem = "a conf.d file holds only [[target]] tables; set it in the main file"
-            raise ConfigError(_Where(str(path)).msg(key, problem))
-    return _targets_in(table, path, settings)
+            raise ConfigError(_Where(str(file.path)).msg(key, problem))
+    return _targets_in(file.table, file.path, settings)
 
 
 def _targets_in(table: _Table, path: Path, settings: _Settings) -> list[tuple[Target, _Where]]:
@@ -917,11 +1058,7 @@ def _tls_file(table: _Table, key: str, where: _Where, base: Path) -> Path | None
     """Get a TLS file, opened once now so a typo fails at load rather than every cycle."""
     path = _get_path(table, key, where, base)
     if path is not None:
-        try:
-            with path.open("rb"):
-                pass
-        except OSError as exc:
-            raise ConfigError(where.msg(key, f"cannot read {path}: {_reason(exc)}")) from None
+        _read_bytes(path, where, key)
     return path
 
 
