@@ -62,7 +62,8 @@ run_checks() {
     bench/run_all.sh --quick >/dev/null
     say "hiredis: the real-server tests again with redis-py's hiredis parser"
     "$bin/python" -m pip install -q -e '.[hiredis]'
-    "$bin/python" -m pytest -q tests/integration/test_once.py tests/integration/test_hostile.py
+    "$bin/python" -m pytest -q tests/integration/test_once.py tests/integration/test_hostile.py \
+        tests/integration/test_hostile_servers.py
 }
 
 install_debian_packages

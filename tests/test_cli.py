@@ -187,12 +187,7 @@ def test_check_names_a_target_whose_file_another_tool_holds(
         f'textfile_dir = "{textfile_dir}"\n'
         '[[target]]\nname = "theirs"\naddr = "h:1"\n[[target]]\nname = "free"\naddr = "h:2"\n'
     )
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        status = main(["check", "--config", str(config)])
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+    status = _main_in_process(["check", "--config", str(config)])
     printed = capsys.readouterr().out
     assert status == 1
     assert (
@@ -200,3 +195,54 @@ def test_check_names_a_target_whose_file_another_tool_holds(
     )
     assert "target free" not in printed
     assert (textfile_dir / "redis_theirs.prom").read_text().startswith("# another tool's")
+
+
+def _main_in_process(argv: list[str]) -> int:
+    """main(argv) in this process, its signal handlers put back afterwards."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return main(argv)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--config", "{config}", "--log-level", "debug", "check"],
+        ["check", "--config", "{config}", "--log-level", "debug"],
+        ["--log-level", "debug", "check", "--config", "{config}"],
+    ],
+    ids=["before", "after", "both"],
+)
+def test_options_go_before_or_after_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Global options are taken wherever they stand, as users of other tools write them."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "h:1"\n')
+    status = _main_in_process([word.format(config=config) for word in argv])
+    assert status == 0
+    assert f"configuration ok: 1 target(s), writing to {tmp_path}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "listed", "not_listed"),
+    [
+        ("run", ["--interval", "--config", "--redis-addr"], ["--connect"]),
+        ("once", ["--config", "--redis-addr"], ["--interval", "--connect"]),
+        ("check", ["--interval", "--connect"], []),
+        ("cleanup", ["--config", "--textfile-dir", "--redis-addr"], ["--interval", "--connect"]),
+    ],
+)
+def test_each_commands_help_lists_only_the_options_it_uses(
+    capsys: pytest.CaptureFixture[str], command: str, listed: list[str], not_listed: list[str]
+) -> None:
+    """`COMMAND --help` offers what that command reads, and nothing it would ignore."""
+    with pytest.raises(SystemExit) as exited:
+        _main_in_process([command, "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert all(option in shown for option in listed)
+    assert not any(option in shown for option in not_listed)

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
@@ -148,40 +148,77 @@ def _cleanup(config: Config, _args: argparse.Namespace, _overrides: Overrides) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, help=f"main configuration file (default {DEFAULT_CONFIG_PATH})"
-    )
-    common.add_argument("--textfile-dir", type=Path, help="node_exporter's textfile directory")
-    common.add_argument(
-        "--redis-addr",
-        action="append",
-        metavar="URL",
-        help="server to scrape, instead of the file's targets (repeatable); no passwords here:"
-        " use REDIS_PASSWORD or REDIS_PASSWORD_FILE",
-    )
-    common.add_argument("--interval", type=_positive_seconds, help="seconds between cycles")
-    common.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
-    )
-    common.add_argument("--log-format", default="text", choices=("text", "json"))
+    """The command line; options go before or after the command, each command lists its own."""
     parser = argparse.ArgumentParser(
         prog="textfile-redis",
         description="Write Redis and Valkey metrics into node_exporter's textfile directory.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_options(parser, _OPTIONS, given_only=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, handler, summary in (
-        ("run", _run, "collect every interval until SIGTERM or SIGINT, then remove the files"),
-        ("once", _once, "collect once and exit: 0 when every target's file is fresh, else 1"),
-        ("check", _check, "validate the configuration (and with --connect, every target)"),
-        ("cleanup", _cleanup, "remove the files this configuration owns"),
-    ):
-        sub = commands.add_parser(name, parents=[common], help=summary, description=summary)
+    for name, handler, summary, options in _commands():
+        sub = commands.add_parser(name, help=summary, description=summary)
         sub.set_defaults(handler=handler)
+        # Given after the command, an option overrides; not given, it leaves the value as set
+        # before the command (or the default) alone.
+        _add_options(sub, options, given_only=True)
         if name == "check":
             sub.add_argument("--connect", action="store_true", help="also scrape every target")
     return parser
+
+
+def _commands() -> tuple[tuple[str, Callable[..., int], str, tuple[str, ...]], ...]:
+    """Each command: its handler, what it does, and the options it uses."""
+    everywhere = ("--config", "--textfile-dir", "--redis-addr", "--log-level", "--log-format")
+    return (
+        ("run", _run, "collect every interval until SIGTERM or SIGINT, then remove the files",
+         (*everywhere, "--interval")),
+        ("once", _once, "collect once and exit: 0 when every target's file is fresh, else 1",
+         everywhere),
+        ("check", _check, "validate the configuration (and with --connect, every target)",
+         (*everywhere, "--interval")),
+        ("cleanup", _cleanup, "remove the files this configuration owns", everywhere),
+    )  # fmt: skip
+
+
+_OPTIONS = (
+    "--config",
+    "--textfile-dir",
+    "--redis-addr",
+    "--interval",
+    "--log-level",
+    "--log-format",
+)
+
+
+def _add_options(
+    parser: argparse.ArgumentParser, names: Sequence[str], *, given_only: bool
+) -> None:
+    specs = _option_specs()
+    for name in names:
+        spec = dict(specs[name])
+        if given_only:
+            spec["default"] = argparse.SUPPRESS
+        parser.add_argument(name, **spec)
+
+
+def _option_specs() -> dict[str, dict[str, Any]]:
+    return {
+        "--config": {
+            "type": Path,
+            "help": f"main configuration file (default {DEFAULT_CONFIG_PATH})",
+        },
+        "--textfile-dir": {"type": Path, "help": "node_exporter's textfile directory"},
+        "--redis-addr": {
+            "action": "append",
+            "metavar": "URL",
+            "help": "server to scrape, instead of the file's targets (repeatable); no passwords"
+            " here: use REDIS_PASSWORD or REDIS_PASSWORD_FILE",
+        },
+        "--interval": {"type": _positive_seconds, "help": "seconds between cycles"},
+        "--log-level": {"default": "info", "choices": ("debug", "info", "warning", "error")},
+        "--log-format": {"default": "text", "choices": ("text", "json")},
+    }
 
 
 def _positive_seconds(text: str) -> float:
