@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Run every check the project has: lint, types, and the whole test suite against real servers,
-# the fleet test included (it boots Debian hosts with systemd-nspawn; skip it with -m "not fleet").
-# Works on a fresh Debian machine: installs what is missing (Debian packages with apt-get, the
-# rest into .venv), so it is the README's test command and what .ci/run runs.
+# Run the project's checks against real servers. Works on a fresh Debian machine: installs what
+# is missing (Debian packages with apt-get, the rest into .venv). With no argument it runs
+# everything, as .ci/run does; a part or pytest's own arguments run just that:
+#
+#   ./scripts/test.sh            lint and types, unit tests, real-server tests, the fleet test,
+#                                every benchmark once (quick), the real-server tests with hiredis
+#   ./scripts/test.sh unit       lint and types, then the unit tests (seconds)
+#   ./scripts/test.sh servers    the tests against real Redis, Valkey, node_exporter, Prometheus
+#   ./scripts/test.sh fleet      the fleet test: booted Debian hosts, needs root (minutes; its
+#                                bookworm tree is cached in /var/cache/textfile-redis-fleet)
+#   ./scripts/test.sh -k NAME    any pytest arguments: just those tests, nothing else
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,21 +58,39 @@ install_python_packages() {
     "$VENV/bin/python" -m pip uninstall -q -y hiredis 2>/dev/null || true
 }
 
-run_checks() {
-    local bin="$VENV/bin"
-    say "ruff check";          "$bin/ruff" check .
-    say "ruff format --check"; "$bin/ruff" format --check .
-    say "mypy --strict";       "$bin/mypy" textfile_redis
-    say "shellcheck";          shellcheck scripts/*.sh .ci/run
-    say "pytest";              "$bin/python" -m pytest "$@"
+BIN="$VENV/bin"
+PYTEST=("$BIN/python" -m pytest)
+
+lint() {
+    say "ruff check";          "$BIN/ruff" check .
+    say "ruff format --check"; "$BIN/ruff" format --check .
+    say "mypy --strict";       "$BIN/mypy" textfile_redis
+    say "shellcheck";          shellcheck scripts/*.sh .ci/run bench/*.sh
+}
+
+unit()    { say "unit tests";        "${PYTEST[@]}" tests --ignore=tests/integration --ignore=tests/fleet; }
+servers() { say "real-server tests"; "${PYTEST[@]}" tests/integration; }
+fleet()   { say "fleet test";        "${PYTEST[@]}" tests/fleet; }
+
+benchmarks() {
     say "benchmarks, quick: each script once, to prove it runs (figures: bench/RESULTS.md)"
     bench/run_all.sh --quick >/dev/null
+}
+
+hiredis_pass() {
     say "hiredis: the real-server tests again with redis-py's hiredis parser"
-    "$bin/python" -m pip install -q -e '.[hiredis]'
-    "$bin/python" -m pytest -q tests/integration/test_once.py tests/integration/test_hostile.py \
+    "$BIN/python" -m pip install -q -e '.[hiredis]'
+    "${PYTEST[@]}" -q tests/integration/test_once.py tests/integration/test_hostile.py \
         tests/integration/test_hostile_servers.py
+    "$BIN/python" -m pip uninstall -q -y hiredis
 }
 
 install_debian_packages
 install_python_packages
-run_checks "$@"
+case "${1:-}" in
+    "")      lint; unit; servers; fleet; benchmarks; hiredis_pass ;;
+    unit)    lint; unit ;;
+    servers) servers ;;
+    fleet)   fleet ;;
+    *)       say "pytest $*"; "${PYTEST[@]}" "$@" ;;
+esac

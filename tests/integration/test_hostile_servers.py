@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hostile import Close, Drip, Error, Flood, Hang, HostileServer, recorded_replies, resp
-from runner import NotifySocket, RunningDaemon, clean_env, textfile_redis
+from runner import NotifySocket, RunningDaemon, clean_env
 from servers import Exposition, unaccepted_lints, wait_for, write_toml_config
 
 if TYPE_CHECKING:
