@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fleet_ansible import REPO, build_package_wheel
-from fleet_hosts import poll
+from fleet_hosts import poll, quote
 
 if TYPE_CHECKING:
     from fleet_deploy import Fleet
@@ -180,6 +180,59 @@ def test_watchdog_restarts_a_frozen_daemon(fleet: Fleet) -> None:
         assert "Watchdog timeout" in journal
         host.ssh(f"rm {WATCHDOG_DROPIN} && systemctl daemon-reload && systemctl restart {SERVICE}")
         poll(lambda h=host: serves_every_target(h, addrs_of(fleet, h)), METRICS_DEADLINE, host.name)
+
+
+# A server that accepts and answers every command with a reply sent one byte every 0.1 s.
+DRIP_SERVER = """
+import socket, threading, time
+def serve(client):
+    while client.recv(65536):
+        for byte in b"$100000\\r\\n" + b"x" * 100000:
+            time.sleep(0.1)
+            client.sendall(bytes([byte]))
+listener = socket.create_server(("127.0.0.1", 7000))
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+"""
+DRIP_TARGET = f"{CONFD}/50-fleet-test-drip.toml"
+DRIP_CONF = '[[target]]\nname = "drip"\naddr = "redis://127.0.0.1:7000"\n'
+DRIP_WATCH = 10.0  # seconds: more than three watchdog periods of 3 s
+
+
+def drip_file_mtime(host: Host) -> int:
+    """When the dripping target's file was last written, in whole seconds."""
+    return int(host.ssh(f"stat -c %Y {TEXTFILE_DIR}/redis_drip.prom").stdout)
+
+
+def test_a_dripping_server_does_not_starve_the_watchdog(fleet: Fleet) -> None:
+    """A target that drips gets redis_up 0; cycles still complete, so systemd never restarts."""
+    host = fleet.hosts[0]
+    host.ssh(
+        f"printf '[Service]\\nWatchdogSec=3s\\n' > {WATCHDOG_DROPIN}"
+        f" && systemctl daemon-reload && systemctl restart {SERVICE}"
+        f" && printf %s {quote(DRIP_SERVER)} > /tmp/drip.py"
+        " && systemd-run --unit=fleet-test-drip python3 /tmp/drip.py"
+        f" && printf %s {quote(DRIP_CONF)} > {DRIP_TARGET}"
+    )
+    running = show(host, "MainPID", "NRestarts")
+    try:
+        poll(lambda: "redis_drip.prom" in prom_files(host), METRICS_DEADLINE, "the drip's file")
+        first = drip_file_mtime(host)
+        poll(
+            lambda: drip_file_mtime(host) >= first + DRIP_WATCH,
+            DRIP_WATCH + METRICS_DEADLINE,
+            "the drip's file rewritten over three watchdog periods",
+        )
+        assert show(host, "MainPID", "NRestarts") == running
+        up = redis_up(node_metrics(host))
+        assert up.pop("redis://127.0.0.1:7000") == "0"
+        assert set(up.values()) == {"1"}
+    finally:
+        host.ssh(
+            f"rm -f {DRIP_TARGET} {WATCHDOG_DROPIN} && systemctl stop fleet-test-drip"
+            f" && systemctl daemon-reload && systemctl restart {SERVICE}"
+        )
+    poll(lambda: serves_every_target(host, addrs_of(fleet, host)), METRICS_DEADLINE, host.name)
 
 
 def test_unit_change_restarts_the_service(fleet: Fleet) -> None:
