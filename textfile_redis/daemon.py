@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import gc
 import logging
@@ -9,8 +10,10 @@ import math
 import os
 import queue
 import signal
+import threading
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from .config import ConfigError, config_paths
 from .cycle import Collector, TargetReport
@@ -30,15 +33,36 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_WRITERS_TIMEOUT = 0.5  # seconds a writer in mid-write may take before stop goes on
+# Seconds a reload waits, in all, for the writers of retired targets: a stop queued behind the
+# reload waits that long at most. A writer that outlasts it is swept after the next cycle.
+RELOAD_WRITERS_BUDGET = 0.2
 RELOAD_SETTLE = 0.2  # seconds of quiet after a config file event: Ansible writes in bursts
 
 
 class Event(enum.Enum):
-    """What the loop can be woken for, besides a target's report."""
+    """What the loop can be woken for, besides a target's report and a loaded configuration."""
 
     STOP = "stop"
     RELOAD = "reload"  # SIGHUP: reload now
     CONFIG_CHANGED = "config changed"  # a file event: reload once the burst has settled
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a background load came back with: a configuration, or why it was refused."""
+
+    config: Config | None
+    refusal: str = ""
+
+
+class Watcher(Protocol):
+    """What the loop needs of a config watcher (watch.ConfigWatcher, or a test's stand-in)."""
+
+    def start(self) -> bool:
+        """Start watching; False when there is nothing to watch."""
+
+    def stop(self) -> None:
+        """Stop watching."""
 
 
 def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
@@ -49,22 +73,38 @@ def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
 
 
 class Daemon:
-    """Runs cycles until a signal stops it; the only place that owns the textfiles' lifetime."""
+    """Runs cycles until a signal stops it; the only place that owns the textfiles' lifetime.
+
+    Every wakeup drains the whole event queue, then acts by priority: a STOP first, whatever
+    else came with it; then reports and loaded configurations; then at most one reload; then
+    the tick. A reload's loading (reading and checking files) runs on a thread of its own, so
+    a stop never waits behind it, and reload requests that come meanwhile merge into one.
+    """
 
     def __init__(
-        self, config: Config, load_config: Callable[[], Config], notifier: Notifier
+        self,
+        config: Config,
+        load_config: Callable[[], Config],
+        notifier: Notifier,
+        *,
+        collector: Collector | None = None,
+        watcher: Watcher | None = None,
     ) -> None:
         self.config = config
         self._load_config = load_config
         self._notifier = notifier
-        self._events: queue.SimpleQueue[Event | TargetReport] = queue.SimpleQueue()
-        self._collector = Collector(config)
-        self._watcher = ConfigWatcher(
+        self._events: queue.SimpleQueue[Event | TargetReport | Loaded] = queue.SimpleQueue()
+        self._collector = collector or Collector(config)
+        self._watcher = watcher or ConfigWatcher(
             *config_paths(config.config_path), lambda: self.post(Event.CONFIG_CHANGED)
         )
+        self._current = frozenset(config.targets)
         self._cycle = _CycleBook()
-        self._failing: dict[str, bool] = {}
+        self._failing: dict[tuple[str, str], bool] = {}  # by name and address, across reloads
         self._reload_due = math.inf
+        self._loading = False
+        self._load_again = False  # a reload asked for while one was loading
+        self._sweep_due = False  # a retired target's writer may have landed a file late
         self._stopping = False
         self._heap_settled = False  # see freeze_long_lived
 
@@ -80,6 +120,7 @@ class Daemon:
         self._install_signal_handlers()
         if any(signum in STOP_SIGNALS for signum in early_signals):
             self.post(Event.STOP)
+        self._log_warnings(self.config)
         self._remove_leftovers()
         self._warn_if_watchdog_too_short()
         self._watcher.start()
@@ -91,27 +132,37 @@ class Daemon:
     def _loop(self) -> int:
         next_cycle = time.monotonic()
         while True:
-            event = self._wait(min(next_cycle, self._reload_due))
-            if event is Event.STOP:
+            events = self._wait(min(next_cycle, self._reload_due))
+            if Event.STOP in events:
                 return self._stop()
-            if event is Event.RELOAD:
-                self._reload()
-            elif event is Event.CONFIG_CHANGED:
-                self._reload_due = min(self._reload_due, time.monotonic() + RELOAD_SETTLE)
-            elif isinstance(event, TargetReport):
-                self._note(event)
+            self._handle(events)
             if time.monotonic() >= self._reload_due:
-                self._reload()
+                self._begin_reload()
             if time.monotonic() >= next_cycle:
                 self._start_cycle()
                 next_cycle = _next_tick(next_cycle, self.config.interval, time.monotonic())
 
-    def _wait(self, deadline: float) -> Event | TargetReport | None:
-        """The next event, or None when the deadline comes first."""
+    def _wait(self, deadline: float) -> list[Event | TargetReport | Loaded]:
+        """Everything queued once something is, or nothing when the deadline comes first."""
         try:
-            return self._events.get(timeout=max(0.0, deadline - time.monotonic()))
+            events = [self._events.get(timeout=max(0.0, deadline - time.monotonic()))]
         except queue.Empty:
-            return None
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                events.append(self._events.get_nowait())
+        return events
+
+    def _handle(self, events: Iterable[Event | TargetReport | Loaded]) -> None:
+        for event in events:
+            if isinstance(event, TargetReport):
+                self._note(event)
+            elif isinstance(event, Loaded):
+                self._adopt(event)
+            elif event is Event.RELOAD:
+                self._reload_due = 0.0  # many SIGHUPs in one wakeup are one reload
+            elif event is Event.CONFIG_CHANGED:
+                self._reload_due = min(self._reload_due, time.monotonic() + RELOAD_SETTLE)
 
     def _install_signal_handlers(self) -> None:
         for signum in STOP_SIGNALS:
@@ -125,6 +176,10 @@ class Daemon:
 
     def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.post(Event.RELOAD)
+
+    def _log_warnings(self, config: Config) -> None:
+        for warning in config.warnings:
+            log.warning("%s", warning)
 
     def _remove_leftovers(self) -> None:
         """Files of targets no longer configured, and temp files of a killed run."""
@@ -148,21 +203,21 @@ class Daemon:
             self._cycle_complete()
 
     def _note(self, report: TargetReport) -> None:
-        if report.target.name not in {t.name for t in self.config.targets}:
-            return  # a target retired by a reload while it was being collected
+        if report.target not in self._current:
+            return  # a target retired or redefined by a reload while it was being collected
         self._log_state_change(report)
         if self._cycle.record(report):
             self._cycle_complete()
 
     def _log_state_change(self, report: TargetReport) -> None:
-        """Log a target's state only when it changes, not on every cycle."""
-        name = report.target.name
-        was_failing = self._failing.get(name)
-        self._failing[name] = not report.ok
+        """Log a target's state only when it changes, not on every cycle nor at a reload."""
+        key = (report.target.name, report.target.addr)
+        was_failing = self._failing.get(key)
+        self._failing[key] = not report.ok
         if not report.ok and was_failing is not True:
             log.warning("%s", report.describe())
         elif report.ok and was_failing is True:
-            log.info("target %s recovered", name)
+            log.info("target %s recovered", report.target.name)
 
     def _cycle_complete(self) -> None:
         up = sum(not failing for failing in self._failing.values())
@@ -177,6 +232,9 @@ class Daemon:
             self._notifier.status(status)
         if self._cycle.files_written:
             self._notifier.watchdog()
+        if self._sweep_due:
+            self._sweep_due = False
+            self._remove_leftovers()
         if not self._heap_settled:  # after the first cycle and after each reload
             freeze_long_lived()
             self._heap_settled = True
@@ -194,20 +252,52 @@ class Daemon:
             signal.signal(signum, signal.SIG_IGN)
         return EXIT_OK
 
-    def _reload(self) -> None:
+    def _begin_reload(self) -> None:
+        """Load the configuration on a thread; the loop adopts it when Loaded comes back."""
         self._reload_due = math.inf
-        try:
-            new_config = self._load_config()
-        except ConfigError as exc:
-            log.error("reload refused, keeping the running configuration: %s", exc)  # noqa: TRY400 - one line, no traceback
+        if self._loading:
+            self._load_again = True  # the files may have changed after that load read them
             return
+        self._loading = True
+        threading.Thread(target=self._load, name="config-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            loaded = Loaded(self._load_config())
+        except ConfigError as exc:
+            loaded = Loaded(None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - loading must end in a config or a refusal
+            loaded = Loaded(None, f"unexpected {type(exc).__name__} while loading")
+        self._events.put(loaded)
+
+    def _adopt(self, loaded: Loaded) -> None:
+        """Apply a loaded configuration, or say in one line why the running one stays."""
+        self._loading = False
+        if self._load_again:
+            self._load_again = False
+            self._reload_due = 0.0
+        if loaded.config is None:
+            log.error("reload refused, keeping the running configuration: %s", loaded.refusal)
+            return
+        try:
+            self._reconfigure(loaded.config)
+        except Exception as exc:  # a failed reload must not end the run
+            log.error("reload failed (%s); the daemon goes on", type(exc).__name__)  # noqa: TRY400 - one line
+            log.debug("reload failure", exc_info=True)
+
+    def _reconfigure(self, new_config: Config) -> None:
         old_config = self.config
-        retired = self._collector.reconfigure(new_config, STOP_WRITERS_TIMEOUT)
+        # Each retired writer gets a share of the budget, so a reload that retires hundreds of
+        # targets cannot hold a stop back for hundreds of timeouts.
+        share = RELOAD_WRITERS_BUDGET / max(1, len(old_config.targets))
+        retired = self._collector.reconfigure(new_config, share)
         self.config = new_config
+        self._current = frozenset(new_config.targets)
         remove_files((old_config.textfile_dir / t.filename for t in retired), old_config.owner)
         self._cycle.forget(t.name for t in retired)
-        for target in retired:
-            self._failing.pop(target.name, None)
+        kept = {(t.name, t.addr) for t in new_config.targets}
+        self._failing = {key: bad for key, bad in self._failing.items() if key in kept}
+        self._sweep_due = bool(retired)
         self._log_reload(old_config, retired)
         self._heap_settled = False
         if not new_config.targets:
@@ -223,6 +313,7 @@ class Daemon:
             ", ".join(sorted(new_names - old_names)) or "none",
             ", ".join(sorted({t.name for t in retired} - new_names)) or "none",
         )
+        self._log_warnings(self.config)
 
 
 class _CycleBook:
