@@ -84,3 +84,31 @@ def test_every_alert_has_severity_summary_and_description() -> None:
         assert "summary:" in block, name
         assert "description:" in block, name
         assert "$labels.instance" in block, name
+
+
+SCRAPE_CONFIG = PROMETHEUS_DIR / "node-job-relabel.yml"
+HOST_OF_INSTANCE = '{{ reReplaceAll "(.+):[^:]+" "$1" $labels.instance }}'
+
+
+def server_alert_blocks() -> dict[str, str]:
+    """The alerts of the textfile-redis-servers group, by name: the per-Redis alerts."""
+    group = RULES.read_text().split("- name: textfile-redis-servers", 1)[1]
+    blocks = re.split(r"^\s*- alert: ", group, flags=re.MULTILINE)[1:]
+    return {block.split()[0]: block for block in blocks}
+
+
+def test_shipped_scrape_config_passes_promtool_check(promtool: str) -> None:
+    """`promtool check config` accepts node-job-relabel.yml with its relabel block and rules."""
+    run_promtool(promtool, "check", "config", SCRAPE_CONFIG.name)
+
+
+def test_server_alerts_name_the_redis_and_its_host() -> None:
+    """Per-Redis alerts name the Redis by instance and its host, and never use addr."""
+    blocks = server_alert_blocks()
+    assert len(blocks) == 8
+    for name, block in blocks.items():
+        summary = block.split("summary:", 1)[1].split("description:", 1)[0]
+        description = block.split("description:", 1)[1]
+        assert "$labels.instance" in summary, name
+        assert HOST_OF_INSTANCE in " ".join(description.split()), name
+        assert "addr" not in block, name
