@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from promserver import relabel_block
 
 PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
 RULES = PROMETHEUS_DIR / "textfile-redis.rules.yml"
@@ -112,3 +113,9 @@ def test_server_alerts_name_the_redis_and_its_host() -> None:
         assert "$labels.instance" in summary, name
         assert HOST_OF_INSTANCE in " ".join(description.split()), name
         assert "addr" not in block, name
+
+
+def test_docs_show_the_shipped_relabel_block_verbatim() -> None:
+    """docs/prometheus.md shows exactly the block that node-job-relabel.yml ships and tests use."""
+    docs = PROMETHEUS_DIR.parent / "docs" / "prometheus.md"
+    assert relabel_block() in docs.read_text(encoding="utf-8")

@@ -166,7 +166,9 @@ def _relabel_cases() -> str:
         f'relabel_case{{case="{case}",addr="{addr}"}} 1'
         for case, (addr, _) in RELABEL_CASES.items()
     ]
-    return "\n".join([*lines, 'relabel_case{case="no-addr"} 1', ""])
+    # The documented limit: one host, one port, two addresses.
+    collision = [f'relabel_collision{{addr="redis://10.0.0.{n}:6379"}} {n}' for n in (5, 6)]
+    return "\n".join([*lines, 'relabel_case{case="no-addr"} 1', *collision, ""])
 
 
 def _jobs(exporters: dict[str, NodeExporter]) -> list[str]:
@@ -326,3 +328,10 @@ def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
             if not any(prometheus.query(expr) for expr in exprs):
                 empty.append(f"{panel['title']} {target['refId']}: {exprs[0]}")
     assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+def test_same_port_at_two_addresses_of_one_host_collides(prometheus: Prometheus) -> None:
+    """The documented limit holds: two addrs of one host on one port leave one series, not two."""
+    result = prometheus.query('relabel_collision{job="node"}')
+    assert instances(result) == ["host-b:6379"]
+    assert result[0]["value"][1] in {"5", "6"}
