@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from typing import TYPE_CHECKING
 
 import pytest
 from fleet_ansible import REPO, build_package_wheel
 from fleet_hosts import poll, quote
+from promserver import Prometheus, instances, node_job, prometheus_binary, prometheus_config
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fleet_deploy import Fleet
     from fleet_hosts import Host
 
@@ -89,6 +93,31 @@ def test_deploy_runs_the_service_and_node_exporter_serves_every_target(fleet: Fl
         assert deployed == unit, "the role must install systemd/textfile-redis.service as it is"
         addrs = addrs_of(fleet, host)
         poll(lambda h=host, a=addrs: serves_every_target(h, a), METRICS_DEADLINE, host.name)
+
+
+def test_prometheus_tells_apart_the_hosts_redis_at_the_same_address(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """Prometheus here, with prometheus/'s relabel block, sees each host's 127.0.0.1:6379 apart."""
+    binary = prometheus_binary()
+    if binary is None:
+        message = "no prometheus here; install Debian's prometheus package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # Named as an inventory would name them; node_exporter listens on every address (:9100).
+    hosts = {f"{host.spec.address}:9100": f"{host.name}:9100" for host in fleet.hosts}
+    config = tmp_path / "prometheus.yml"
+    config.write_text(prometheus_config([node_job("node", hosts)]), encoding="utf-8")
+    with Prometheus.start(binary, config, tmp_path / "prometheus") as prometheus:
+        expected = {f"{host.name}:{port}" for host in fleet.hosts for port in (6379, 6380)}
+        prometheus.wait_for_query(
+            'redis_up{job="node"} == 1', lambda found: set(instances(found)) == expected
+        )
+        assert len({f"{host.name}:6379" for host in fleet.hosts}) == 2
+        nodes = prometheus.query('node_textfile_scrape_error{job="node"}')
+        assert set(instances(nodes)) == set(hosts.values())
+        assert prometheus.query('{addr=~".+"}') == []
 
 
 def test_password_file_is_the_service_users_alone(fleet: Fleet) -> None:
