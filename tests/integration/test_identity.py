@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     binary = prometheus_binary()
     _require(binary, "prometheus")
     _require(binary_for(KIND), "redis-server")
+    exporter_binary = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    _require(exporter_binary, "prometheus-node-exporter")
     assert binary is not None
     work = tmp_path_factory.mktemp("identity")
     with contextlib.ExitStack() as running:
