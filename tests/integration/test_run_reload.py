@@ -1,16 +1,18 @@
-"""Live reload of `textfile-redis run`: conf.d changes and SIGHUP, without a restart."""
+"""Live reload of `textfile-redis run`: conf.d changes, SIGHUP, and what must be refused."""
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import RunningDaemon, write_config
+from runner import RunningDaemon, textfile_redis, write_config
 from servers import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from servers import RedisServer
@@ -155,3 +157,101 @@ def test_removing_the_last_target_removes_its_file_and_the_daemon_idles(
         assert daemon.process.poll() is None
     finally:
         daemon.kill()
+
+
+# --- configurations that must be refused, never crash ----------------------------------------
+
+NESTED = "x = " + "[" * 3000 + "]" * 3000 + "\n"
+REFUSAL_DEADLINE = 5.0  # seconds; a FIFO opened the blocking way never returns at all
+
+
+def _refused_at_start(config: Path) -> str:
+    """Run `run --config`; assert exit 78 with one stderr line and no traceback; that line."""
+    result = textfile_redis("run", "--config", str(config), timeout=REFUSAL_DEADLINE)
+    assert result.returncode == 78, result.stderr[-2000:]
+    assert len(result.stderr.splitlines()) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (NESTED, "nested too deeply"),
+        ('[[target]]\naddr = "redis://127.0.0.1:1"\npassword_file = "p\\u0000w"\n', "NUL"),
+    ],
+    ids=["nested array", "NUL in a path"],
+)
+def test_invalid_config_at_start_is_one_line_and_exit_78(
+    etc: Path, textfile_dir: Path, body: str, problem: str
+) -> None:
+    """A deeply nested array or a NUL in a path: exit 78, one line naming the file."""
+    config = etc / "config.toml"
+    config.write_text(f'textfile_dir = "{textfile_dir}"\n{body}')
+
+    line = _refused_at_start(config)
+
+    assert str(config) in line
+    assert problem in line
+
+
+@pytest.mark.parametrize("where", ["config.toml", "conf.d/fifo.toml"])
+def test_fifo_as_config_file_at_start_is_refused_promptly(etc: Path, where: str) -> None:
+    """A FIFO as the main file or a conf.d file: exit 78 at once, not a hang."""
+    fifo = etc / where
+    if where != "config.toml":
+        write_config(etc / "config.toml", etc, [{"addr": "redis://127.0.0.1:1"}])
+    os.mkfifo(fifo)
+
+    assert f"{fifo} is not a regular file" in _refused_at_start(etc / "config.toml")
+
+
+def _fresh(path: Path) -> Callable[[], bool]:
+    """A predicate: the file has been replaced since this call."""
+    before = path.stat().st_ino
+    return lambda: path.stat().st_ino != before
+
+
+@pytest.mark.parametrize("bad", ["nested", "fifo"])
+def test_bad_config_at_reload_is_refused_and_the_daemon_goes_on(
+    daemon: RunningDaemon, etc: Path, textfile_dir: Path, bad: str
+) -> None:
+    """A nested array or a FIFO in conf.d at reload: one refusal line; files stay fresh."""
+    entry = etc / "conf.d" / "bad.toml"
+    if bad == "nested":
+        entry.write_text(NESTED)
+    else:
+        os.mkfifo(entry)
+        daemon.send(signal.SIGHUP)  # a FIFO's creation may carry no event a reload waits for
+    wait_for(lambda: "reload refused" in daemon.log(), message="the bad file was not refused")
+    assert "Traceback" not in daemon.log()
+    wait_for(_fresh(textfile_dir / "redis_primary.prom"), message="writing stopped")
+    assert daemon.process.poll() is None
+    started = time.monotonic()
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait(RELOAD_DEADLINE) == 0
+    assert time.monotonic() - started < RELOAD_DEADLINE
+
+
+def test_world_readable_config_with_a_password_warns_in_one_line(
+    replica_pair: tuple[RedisServer, RedisServer], etc: Path, textfile_dir: Path, tmp_path: Path
+) -> None:
+    """A config file others may read that holds a password: one warning naming it, no secret."""
+    primary, _replica = replica_pair
+    config = write_config(
+        etc / "config.toml",
+        textfile_dir,
+        [{"name": "primary", "addr": primary.addr, "password": "s3cr3t-never-printed"}],
+        interval="0.5",
+        timeout="0.4",
+    )
+    config.chmod(0o644)
+    running = RunningDaemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: "holds a password" in running.log(), message="no warning")
+        warnings = [line for line in running.log().splitlines() if "holds a password" in line]
+        assert len(warnings) == 1
+        assert str(config) in warnings[0]
+        assert "s3cr3t-never-printed" not in running.log()
+    finally:
+        running.kill()

@@ -17,7 +17,9 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -671,3 +673,90 @@ def test_cleanup_after_sigkill_removes_our_files_and_temp_files_only(
     assert result.returncode == 0, result.stderr
     assert "removed 4 file(s)" in result.stderr
     scene.assert_only_foreign(result.stderr)
+
+
+# --- stops behind reloads, and instances side by side ----------------------------------------
+
+MANY_TARGETS = 200
+QUEUED_RELOADS = 30
+
+
+def _unreachable_targets(count: int) -> list[dict[str, str]]:
+    """Targets on loopback ports nothing listens on (held while chosen, then released)."""
+    with contextlib.ExitStack() as stack:
+        ports = set()
+        while len(ports) < count:
+            probe = stack.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.add(probe.getsockname()[1])
+    return [{"name": f"t{i}", "addr": f"redis://127.0.0.1:{p}"} for i, p in enumerate(ports)]
+
+
+def test_stop_behind_many_queued_reloads_takes_under_a_second(
+    scene: Scene, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    """With 200 targets and 30 SIGHUPs just sent, SIGTERM still exits 0 within a second."""
+    config = scene.write_config(_unreachable_targets(MANY_TARGETS), interval="1", timeout="0.5")
+    daemon = start_daemon(config)
+    _await(daemon, lambda: _handles_stop_signals(daemon.pid), "handlers never installed")
+    _await(daemon, lambda: len(scene.ours()) >= MANY_TARGETS // 2, "few files written")
+    for _ in range(QUEUED_RELOADS):
+        daemon.send(signal.SIGHUP)
+        time.sleep(0.01)  # spaced: the kernel merges SIGHUPs that are pending together
+    _stop(daemon, signal.SIGTERM, daemon.log())
+    scene.assert_only_foreign(daemon.log())
+
+
+def test_no_error_line_at_a_clean_stop_after_a_reload(
+    live_servers: tuple[RedisServer, RedisServer],
+    scene: Scene,
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    """A reload then a stop log no ERROR line (watchdog's emitter once raced the exit)."""
+    daemon = start_daemon(scene.write_config(_three_targets(live_servers)[:2]))
+    _await(daemon, lambda: len(scene.ours()) == 2, "files never written")
+    scene.config.write_text(scene.config.read_text() + "\n")
+    _await(daemon, lambda: "reloaded:" in daemon.log(), "the edit did not reload")
+    _stop(daemon, signal.SIGTERM, daemon.log())
+    assert "ERROR" not in daemon.log()
+    assert "InotifyEmitter" not in daemon.log()
+    assert "Traceback" not in daemon.log()
+
+
+def test_two_redis_addr_instances_keep_each_others_files(
+    live_servers: tuple[RedisServer, RedisServer], scene: Scene, tmp_path: Path
+) -> None:
+    """Two `run --redis-addr` into one directory, and `cleanup --redis-addr B`, spare A's file."""
+    one, two = live_servers
+    common = ["--textfile-dir", str(scene.textfile_dir), "--interval", str(INTERVAL)]
+    env = clean_env()
+    env.pop("NOTIFY_SOCKET", None)
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "textfile_redis", "run", "--redis-addr", server.addr, *common],
+            stdin=subprocess.DEVNULL,
+            stdout=(tmp_path / f"flags-{i}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        for i, server in enumerate((one, two))
+    ]
+    try:
+        wait_for(lambda: len(scene.ours()) == 2, message="A and B never both wrote")
+        first_file, second_file = (scene.textfile_dir / name for name in scene.ours())
+        if str(one.port) not in first_file.name:
+            first_file, second_file = second_file, first_file
+        assert _marker(first_file)["owner"] != _marker(second_file)["owner"]
+        before = _version(first_file)
+        wait_for(lambda: _version(first_file) != before, message="A stopped writing")
+        os.kill(started[1].pid, signal.SIGTERM)
+        assert started[1].wait(WAIT_DEADLINE) == 0
+        assert first_file.exists(), "B's stop removed A's file"
+        cleanup = textfile_redis("cleanup", "--redis-addr", two.addr, *common[:2], env=env)
+        assert cleanup.returncode == 0, cleanup.stderr
+        assert first_file.exists(), "cleanup --redis-addr B removed A's file"
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(WAIT_DEADLINE)
