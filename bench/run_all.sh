@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every benchmark in turn with the repository's .venv; arguments (--quick) go to each script.
-# Needs the README's setup (./scripts/test.sh once) and Debian's prometheus-redis-exporter, which
+# Needs .venv (./scripts/test.sh unit makes it; docs/development.md, "Benchmarks") and Debian's prometheus-redis-exporter, which
 # this installs when it is missing, as scripts/test.sh installs its own Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."

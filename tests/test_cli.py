@@ -246,3 +246,19 @@ def test_each_commands_help_lists_only_the_options_it_uses(
     shown = capsys.readouterr().out
     assert all(option in shown for option in listed)
     assert not any(option in shown for option in not_listed)
+
+
+def test_check_warns_of_a_password_file_every_user_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` and `once` say, as `run` does, that a config with a password is world-readable."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "h:1"\npassword = "not-shown-here"\n'
+    )
+    config.chmod(0o644)
+    assert _main_in_process(["check", "--config", str(config)]) == 0
+    logged = capsys.readouterr().err
+    assert str(config) in logged
+    assert "WARNING" in logged
+    assert "not-shown-here" not in logged

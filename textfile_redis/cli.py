@@ -45,26 +45,34 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         if args.early_signals:
             return EXIT_INTERRUPTED
     _setup_logging(args.log_level, args.log_format)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:  # once, check or cleanup stopped by SIGINT or SIGTERM: quietly
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Load the configuration and run the command on it."""
     overrides = Overrides(
         config_path=args.config,
         textfile_dir=args.textfile_dir,
         redis_addrs=tuple(args.redis_addr or ()),
         interval=args.interval,
     )
+    # cleanup needs only where the files are and whose they are: no password, no target
+    cleaning = args.handler is _cleanup
     try:
-        # cleanup needs only where the files are and whose they are: no password, no target
-        cleaning = args.handler is _cleanup
         config = load_config(
             overrides, os.environ, read_secrets=not cleaning, allow_no_targets=cleaning
         )
     except ConfigError as exc:
         log.error("configuration error: %s", exc)  # noqa: TRY400 - one line, never a traceback
         return EXIT_CONFIG
+    if args.handler is not _run:  # run logs them itself, at start and at every reload
+        for warning in config.warnings:
+            log.warning("%s", warning)
     command: Callable[[Config, argparse.Namespace, Overrides], int] = args.handler
-    try:
-        return command(config, args, overrides)
-    except KeyboardInterrupt:  # Ctrl-C in once, check or cleanup: stop quietly
-        return EXIT_INTERRUPTED
+    return command(config, args, overrides)
 
 
 def _interrupt_on_stop_signals() -> None:
