@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # redis_exporter's variables, which the product reads: a developer's shell must not leak them in.
-_PRODUCT_ENV = ("REDIS_ADDR", "REDIS_USER", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE")
+PRODUCT_ENV = ("REDIS_ADDR", "REDIS_USER", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test process's environment without the product's variables, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in _PRODUCT_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCT_ENV}
     env.update(extra)
     return env
 

@@ -3,15 +3,53 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import clean_env, textfile_redis
+from runner import PRODUCT_ENV, textfile_redis
 
 from textfile_redis.cli import main
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """How a command ended: exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """Run the command line in this process, as a shell would see it: status, stdout, stderr.
+
+    The product's environment variables are cleared, and the signal handlers that one-shot
+    commands install are put back afterwards.
+    """
+    for name in PRODUCT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str) -> Ran:
+        capsys.readouterr()
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            status = main(list(argv))
+        except SystemExit as exited:  # argparse: usage errors, --help, --version
+            status = exited.code if isinstance(exited.code, int) else 1
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        out, err = capsys.readouterr()
+        return Ran(status, out, err)
+
+    return run
+
 
 BAD_CONFIGS = {
     "unknown_key": ('textfile_dir = "{dir}"\nintervall = 5\n', "intervall"),
@@ -44,13 +82,13 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 @pytest.mark.parametrize("command", ["once", "check", "run"])
 def test_bad_config_exits_78_with_one_line_naming_file_and_key(
-    tmp_path: Path, case: str, command: str
+    cli: Callable[..., Ran], tmp_path: Path, case: str, command: str
 ) -> None:
     """Every kind of bad configuration gives exit 78 and one stderr line naming file and key."""
     text, key = BAD_CONFIGS[case]
     path = tmp_path / "config.toml"
     path.write_text(text.format(dir=tmp_path))
-    result = textfile_redis(command, "--config", str(path))
+    result = cli(command, "--config", str(path))
     assert result.returncode == 78
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -59,9 +97,11 @@ def test_bad_config_exits_78_with_one_line_naming_file_and_key(
     assert "Traceback" not in result.stderr
 
 
-def test_password_on_the_command_line_is_refused_without_echo(tmp_path: Path) -> None:
+def test_password_on_the_command_line_is_refused_without_echo(
+    cli: Callable[..., Ran], tmp_path: Path
+) -> None:
     """A password in --redis-addr is refused (exit 78) and never repeated in the message."""
-    result = textfile_redis(
+    result = cli(
         "once", "--redis-addr", "redis://:hunter2@127.0.0.1:1", "--textfile-dir", str(tmp_path)
     )
     assert result.returncode == 78
@@ -69,56 +109,56 @@ def test_password_on_the_command_line_is_refused_without_echo(tmp_path: Path) ->
     assert "REDIS_PASSWORD" in result.stderr
 
 
-def test_usage_error_exits_2(tmp_path: Path) -> None:
+def test_usage_error_exits_2(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """An unknown option or a missing command is a usage error: exit 2."""
-    assert textfile_redis("once", "--no-such-option").returncode == 2
-    assert textfile_redis().returncode == 2
-    assert (
-        textfile_redis("once", "--interval", "-1", "--textfile-dir", str(tmp_path)).returncode == 2
-    )
+    assert cli("once", "--no-such-option").returncode == 2
+    assert cli().returncode == 2
+    assert cli("once", "--interval", "-1", "--textfile-dir", str(tmp_path)).returncode == 2
 
 
-def test_check_validates_without_connecting(tmp_path: Path) -> None:
+def test_check_validates_without_connecting(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """`check` accepts a valid configuration even when its server is down, exit 0."""
     path = tmp_path / "config.toml"
     path.write_text(f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "127.0.0.1:1"\n')
-    result = textfile_redis("check", "--config", str(path))
+    result = cli("check", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "1 target" in result.stdout
 
 
-def test_check_connect_reports_each_target(tmp_path: Path) -> None:
+def test_check_connect_reports_each_target(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """`check --connect` tries every target and exits 1 naming the one that is down."""
     path = tmp_path / "config.toml"
     path.write_text(
         f'textfile_dir = "{tmp_path}"\ntimeout = 1\n'
         '[[target]]\nname = "down"\naddr = "127.0.0.1:1"\n'
     )
-    result = textfile_redis("check", "--connect", "--config", str(path))
+    result = cli("check", "--connect", "--config", str(path))
     assert result.returncode == 1
     assert "target down" in result.stdout
     assert "Connection refused" in result.stdout
 
 
-def test_cleanup_removes_only_this_configurations_files(tmp_path: Path) -> None:
+def test_cleanup_removes_only_this_configurations_files(
+    cli: Callable[..., Ran], tmp_path: Path
+) -> None:
     """`cleanup` removes the files this configuration wrote and nothing else."""
     path = tmp_path / "config.toml"
     path.write_text(
         f'textfile_dir = "{tmp_path}"\n[[target]]\nname = "down"\naddr = "127.0.0.1:1"\n'
     )
-    assert textfile_redis("once", "--config", str(path)).returncode == 1
+    assert cli("once", "--config", str(path)).returncode == 1
     (tmp_path / "node.prom").write_text("node_x 1\n")
     (tmp_path / "redis_other.prom").write_text("# textfile-redis owner=ffffffffffff target=x\n")
-    result = textfile_redis("cleanup", "--config", str(path))
+    result = cli("cleanup", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.glob("*.prom")) == ["node.prom", "redis_other.prom"]
 
 
-def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+def test_json_logs_are_one_object_per_line(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """--log-format json writes parseable lines with level and message."""
     import json  # noqa: PLC0415 - only this test parses JSON
 
-    result = textfile_redis(
+    result = cli(
         "once",
         "--log-format",
         "json",
@@ -126,13 +166,22 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
         "127.0.0.1:1",
         "--textfile-dir",
         str(tmp_path),
-        env=clean_env(),
     )
     assert result.returncode == 1
     entries = [json.loads(line) for line in result.stderr.splitlines()]
     assert entries
     assert entries[-1]["level"] == "error"
     assert "Connection refused" in entries[-1]["msg"]
+
+
+def test_the_process_exits_78_and_2_as_the_in_process_tests_say(tmp_path: Path) -> None:
+    """Through the real entry point too: a bad config is exit 78 in one line, a bad option 2."""
+    path = tmp_path / "config.toml"
+    path.write_text("textfile_dir = \n")
+    bad_config = textfile_redis("check", "--config", str(path))
+    assert bad_config.returncode == 78
+    assert len(bad_config.stderr.splitlines()) == 1
+    assert textfile_redis("once", "--no-such-option").returncode == 2
 
 
 def test_version_and_module_entry_point() -> None:
@@ -142,7 +191,7 @@ def test_version_and_module_entry_point() -> None:
     assert result.stdout.startswith("textfile-redis ")
 
 
-def test_cleanup_reads_no_secret(tmp_path: Path) -> None:
+def test_cleanup_reads_no_secret(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """`cleanup` works where secrets are out of reach, as in systemd's ExecStopPost=."""
     path = tmp_path / "config.toml"
     path.write_text(
@@ -150,8 +199,8 @@ def test_cleanup_reads_no_secret(tmp_path: Path) -> None:
         'password_credential = "cache"\n'
     )
     (tmp_path / "redis_a.prom").write_text(f"# textfile-redis owner={_owner(path)} target=a\n")
-    assert textfile_redis("once", "--config", str(path)).returncode == 78
-    result = textfile_redis("cleanup", "--config", str(path))
+    assert cli("once", "--config", str(path)).returncode == 78
+    result = cli("cleanup", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "redis_a.prom").exists()
 
@@ -162,21 +211,21 @@ def _owner(config_path: Path) -> str:
     return config_owner(config_path)
 
 
-def test_cleanup_works_when_no_target_is_left(tmp_path: Path) -> None:
+def test_cleanup_works_when_no_target_is_left(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """A configuration whose last target was removed can still clean up that target's file."""
     path = tmp_path / "config.toml"
     path.write_text(f'textfile_dir = "{tmp_path}"\n')
     (tmp_path / "redis_gone.prom").write_text(
         f"# textfile-redis owner={_owner(path)} target=gone\n"
     )
-    assert textfile_redis("once", "--config", str(path)).returncode == 78
-    result = textfile_redis("cleanup", "--config", str(path))
+    assert cli("once", "--config", str(path)).returncode == 78
+    result = cli("cleanup", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "redis_gone.prom").exists()
 
 
 def test_check_names_a_target_whose_file_another_tool_holds(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     """A foreign file under a target's name would refuse every write: check says so, exit 1."""
     textfile_dir = tmp_path / "textfile"
@@ -187,24 +236,14 @@ def test_check_names_a_target_whose_file_another_tool_holds(
         f'textfile_dir = "{textfile_dir}"\n'
         '[[target]]\nname = "theirs"\naddr = "h:1"\n[[target]]\nname = "free"\naddr = "h:2"\n'
     )
-    status = _main_in_process(["check", "--config", str(config)])
-    printed = capsys.readouterr().out
+    ran = cli("check", "--config", str(config))
+    status, printed = ran.returncode, ran.stdout
     assert status == 1
     assert (
         "target theirs: cannot write redis_theirs.prom: it is not a textfile-redis file" in printed
     )
     assert "target free" not in printed
     assert (textfile_dir / "redis_theirs.prom").read_text().startswith("# another tool's")
-
-
-def _main_in_process(argv: list[str]) -> int:
-    """main(argv) in this process, its signal handlers put back afterwards."""
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return main(argv)
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
 
 
 @pytest.mark.parametrize(
@@ -217,14 +256,14 @@ def _main_in_process(argv: list[str]) -> int:
     ids=["before", "after", "both"],
 )
 def test_options_go_before_or_after_the_command(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+    cli: Callable[..., Ran], tmp_path: Path, argv: list[str]
 ) -> None:
     """Global options are taken wherever they stand, as users of other tools write them."""
     config = tmp_path / "config.toml"
     config.write_text(f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "h:1"\n')
-    status = _main_in_process([word.format(config=config) for word in argv])
-    assert status == 0
-    assert f"configuration ok: 1 target(s), writing to {tmp_path}" in capsys.readouterr().out
+    ran = cli(*[word.format(config=config) for word in argv])
+    assert ran.returncode == 0
+    assert f"configuration ok: 1 target(s), writing to {tmp_path}" in ran.stdout
 
 
 @pytest.mark.parametrize(
@@ -237,19 +276,18 @@ def test_options_go_before_or_after_the_command(
     ],
 )
 def test_each_commands_help_lists_only_the_options_it_uses(
-    capsys: pytest.CaptureFixture[str], command: str, listed: list[str], not_listed: list[str]
+    cli: Callable[..., Ran], command: str, listed: list[str], not_listed: list[str]
 ) -> None:
     """`COMMAND --help` offers what that command reads, and nothing it would ignore."""
-    with pytest.raises(SystemExit) as exited:
-        _main_in_process([command, "--help"])
-    assert exited.value.code == 0
-    shown = capsys.readouterr().out
+    ran = cli(command, "--help")
+    assert ran.returncode == 0
+    shown = ran.stdout
     assert all(option in shown for option in listed)
     assert not any(option in shown for option in not_listed)
 
 
 def test_check_warns_of_a_password_file_every_user_can_read(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     """`check` and `once` say, as `run` does, that a config with a password is world-readable."""
     config = tmp_path / "config.toml"
@@ -257,8 +295,9 @@ def test_check_warns_of_a_password_file_every_user_can_read(
         f'textfile_dir = "{tmp_path}"\n[[target]]\naddr = "h:1"\npassword = "not-shown-here"\n'
     )
     config.chmod(0o644)
-    assert _main_in_process(["check", "--config", str(config)]) == 0
-    logged = capsys.readouterr().err
+    ran = cli("check", "--config", str(config))
+    assert ran.returncode == 0
+    logged = ran.stderr
     assert str(config) in logged
     assert "WARNING" in logged
     assert "not-shown-here" not in logged
