@@ -25,6 +25,8 @@ from textfile_redis.config import (
     Target,
     Tls,
     load_config,
+    loading,
+    settings,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def write_config(tmp_path: Path, body: str, *, top: str = 'textfile_dir = "textf
 
 def load(path: Path, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
     """Load the configuration at path with these command-line overrides."""
-    return load_config(Overrides(config_path=path, **overrides), environ or {})
+    return load_config(Overrides(config_path=path, **overrides), {} if environ is None else environ)
 
 
 def load_error(path: Path, environ: dict[str, str] | None = None, **overrides: Any) -> str:
@@ -137,7 +139,7 @@ def test_missing_default_config_uses_embedded_defaults(
 ) -> None:
     """Without a config file the defaults apply: 15 s interval, 5 s timeout, port 6379."""
     default = tmp_path / "etc" / "config.toml"
-    monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", default)
+    monkeypatch.setattr(loading, "DEFAULT_CONFIG_PATH", default)
 
     cfg = load_config(Overrides(redis_addrs=("localhost",), textfile_dir=tmp_path), {})
 
@@ -152,7 +154,7 @@ def test_default_textfile_dir_is_named_when_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A missing default textfile directory is reported as the default of textfile_dir."""
-    monkeypatch.setattr(config, "DEFAULT_TEXTFILE_DIR", tmp_path / "node_exporter")
+    monkeypatch.setattr(settings, "DEFAULT_TEXTFILE_DIR", tmp_path / "node_exporter")
     path = write_config(tmp_path, ONE_TARGET, top="")
 
     message = load_error(path)
@@ -978,18 +980,18 @@ def test_nul_in_textfile_dir_is_refused_naming_the_key(tmp_path: Path) -> None:
     assert load_error(path) == f"{path}: textfile_dir: a path must not hold a NUL character"
 
 
-def test_unexpected_exception_becomes_a_refusal_that_quotes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class _ExplodingEnviron(dict[str, str]):
+    """An environment whose every lookup raises, quoting a secret."""
+
+    def get(self, *_args: object) -> Any:
+        raise ValueError(CANARY)
+
+
+def test_unexpected_exception_becomes_a_refusal_that_quotes_nothing(tmp_path: Path) -> None:
     """Any other exception while loading is a ConfigError naming the file, not its text."""
     path = write_config(tmp_path, ONE_TARGET)
 
-    def explode(*_args: object) -> None:
-        raise ValueError(CANARY)
-
-    monkeypatch.setattr(config, "_labels", explode)
-
-    assert load_error(path) == f"{path}: cannot be loaded (ValueError)"
+    assert load_error(path, _ExplodingEnviron()) == f"{path}: cannot be loaded (ValueError)"
 
 
 # --- files that are not regular files ------------------------------------------------------
@@ -1132,7 +1134,7 @@ def test_without_a_config_file_command_line_instances_differ(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two instances on the absent default config, told apart by their targets."""
-    monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", tmp_path / "absent" / "config.toml")
+    monkeypatch.setattr(loading, "DEFAULT_CONFIG_PATH", tmp_path / "absent" / "config.toml")
     one = load_config(Overrides(redis_addrs=("a:1",), textfile_dir=tmp_path), {})
     two = load_config(Overrides(redis_addrs=("b:1",), textfile_dir=tmp_path), {})
 

@@ -1,0 +1,35 @@
+"""Configuration: the TOML file, conf.d, flags and environment, loaded into frozen values."""
+
+from .loading import config_paths, load_config
+from .model import (
+    DEFAULT_CONFIG_PATH,
+    METRIC_LABELS,
+    Config,
+    ConfigError,
+    KeyPattern,
+    LuaScript,
+    Options,
+    Overrides,
+    Secret,
+    Target,
+    Tls,
+)
+from .owner import command_line_owner, config_owner
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "METRIC_LABELS",
+    "Config",
+    "ConfigError",
+    "KeyPattern",
+    "LuaScript",
+    "Options",
+    "Overrides",
+    "Secret",
+    "Target",
+    "Tls",
+    "command_line_owner",
+    "config_owner",
+    "config_paths",
+    "load_config",
+]
