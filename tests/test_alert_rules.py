@@ -119,3 +119,10 @@ def test_docs_show_the_shipped_relabel_block_verbatim() -> None:
     """docs/prometheus.md shows exactly the block that node-job-relabel.yml ships and tests use."""
     docs = PROMETHEUS_DIR.parent / "docs" / "prometheus.md"
     assert relabel_block() in docs.read_text(encoding="utf-8")
+
+
+def test_readme_shows_the_shipped_relabel_block_without_its_comments() -> None:
+    """The README's block is the shipped one, rule for rule: copying either gives the same."""
+    shipped = [line for line in relabel_block().splitlines() if not line.strip().startswith("#")]
+    readme = (PROMETHEUS_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert "\n".join(shipped) in readme
