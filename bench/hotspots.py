@@ -209,7 +209,7 @@ class Stages:
             duration=result.duration,
             now=time.time(),
         )
-        families = stage("translate", lambda: list(translate(outcome)))
+        families = stage("translate", lambda: translate(outcome).families)
         marker = Marker(self.config.owner, self.target.name)
         data = stage("render", lambda: render(families, marker))
         directory, name, owner = self.config.textfile_dir, self.target.filename, self.config.owner

@@ -31,7 +31,9 @@ class Translated:
     """An outcome translated, with lookups that take `implied` labels as read."""
 
     def __init__(self, outcome: Outcome, implied: dict[str, str]) -> None:
-        self.families = translate(outcome)
+        translation = translate(outcome)
+        self.families = translation.families
+        self.malformed = translation.malformed
         self._implied = implied
         self.all_samples = [sample for family in self.families for sample in parsed(family)]
 

@@ -82,6 +82,7 @@ class _Slot:
     gate: WriteGate = field(default_factory=WriteGate)
     jobs: queue.SimpleQueue[_Job] = field(default_factory=queue.SimpleQueue)
     busy: bool = False
+    malformed: tuple[str, ...] = ()  # the replies last logged as malformed, by name
 
 
 class Collector:
@@ -199,7 +200,10 @@ class Collector:
             extras=_extras(target),
         )
         config = self.config
-        data = render(translate(outcome), Marker(config.owner, target.name))
+        translation = translate(outcome)
+        if result.error is None:  # a failed scrape says nothing about the replies' shapes
+            _note_malformed(slot, translation.malformed)
+        data = render(translation.families, Marker(config.owner, target.name))
         with slot.gate.enter() as allowed:
             if not allowed:
                 return TargetReport(target, result.error, "stopped: file not written")
@@ -208,6 +212,19 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def _note_malformed(slot: _Slot, malformed: tuple[str, ...]) -> None:
+    """Log the replies a target sends malformed when that set changes, not on every cycle."""
+    if malformed == slot.malformed:
+        return
+    slot.malformed = malformed
+    name = slot.scraper.target.name
+    if malformed:
+        replies = ", ".join(malformed)
+        log.warning("target %s: malformed replies, their metrics left out: %s", name, replies)
+    else:
+        log.info("target %s: every reply well-formed again", name)
 
 
 def _extras(target: Target) -> Extras:

@@ -306,5 +306,8 @@ HELP: dict[str, str] = {
     "textfile_redis_command_refused": (
         "Commands the server refused; their metrics are missing from this file."
     ),
+    "textfile_redis_reply_malformed": (
+        "Replies of a shape or value translation cannot use; their metrics are missing."
+    ),
     "textfile_redis_build_info": "Version of textfile-redis; the value is always 1.",
 }

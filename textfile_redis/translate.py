@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .families import PREFIX, SELF_PREFIX, Families
-from .metric_names import INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
+from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
 from .replies import as_text_dict
-from .translate_keys import key_group_metrics, key_metrics, scan_progress, stream_metrics
+from .translate_keys import (
+    key_count_metrics,
+    key_group_metrics,
+    key_metrics,
+    scan_progress,
+    stream_metrics,
+)
 from .translate_optin import (
     client_list_metrics,
     cluster_info_metrics,
@@ -21,11 +28,29 @@ from .translate_optin import (
 from .translate_sentinel import sentinel_info_field, sentinel_masters_metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from .exposition import Family
 
 DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
+# Empty databases get zero series (two each) only up to here; databases holding keys are in
+# INFO's Keyspace whatever their number. 16 is Redis's default and a cluster has 1; 1,024 costs
+# at most 2,048 zero series (~95 KB, a few ms), where `databases 100000000` cost minutes and GBs.
+MAX_EMPTY_DATABASES = 1024
+# A real INFO ALL has ~150 fields, plus one line per command called (in Commandstats and again
+# in Latencystats, ~500 each on Redis 8 with subcommands), per error kind (Redis keeps 128 at
+# most) and per database holding keys: ~1,300 on a busy 16-database server. A reply longer than
+# this is not a server's INFO: it is refused whole, not cut, so no family is left half written.
+MAX_INFO_LINES = 10_000
+# Field names are a few dozen characters; a longer one is exported under no metric name.
+MAX_FIELD_NAME = 200
+MAX_FIELDS_PER_LINE = 64  # cmdstat has 5, keyspace 4, latencystats one per configured percentile
+MAX_HISTOGRAM_COMMANDS = 2048  # LATENCY HISTOGRAM: a few hundred commands and subcommands exist
+MAX_HISTOGRAM_BUCKETS = 64  # powers of two of a 64-bit microsecond count
+MAX_LATENCY_EVENTS = 256  # LATENCY LATEST: Redis has some twenty event kinds
+MAX_OUTPUT_BUFFER_CLASSES = 16  # client-output-buffer-limit: normal, replica (slave), pubsub
+
+_T = TypeVar("_T")
 
 _MASTER_HOST = re.compile(r"^master(_[0-9]+)?_host$")
 _MASTER_PORT = re.compile(r"^master(_[0-9]+)?_port$")
@@ -33,6 +58,7 @@ _MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
 _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
 _SLAVE = re.compile(r"^slave\d+$")
 _IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
+_SAMPLE_SUFFIXES = ("_bucket", "_sum", "_count")  # a histogram's or summary's samples
 _BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
 _INSTANCE_INFO_FIELDS = (
     "role",
@@ -86,53 +112,122 @@ class Outcome:
     extras: Extras = Extras()
 
 
-def translate(outcome: Outcome) -> list[Family]:
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """One target's families, and the replies that lost theirs for being malformed."""
+
+    families: list[Family]
+    malformed: tuple[str, ...] = ()  # reply names, sorted: "info", "latency_histogram", ...
+
+
+def translate(outcome: Outcome) -> Translation:
     """All families for one target: Redis metrics when it answered, self metrics always."""
     families = Families({"addr": outcome.addr, **dict(outcome.labels)})
+    steps = _Steps(families)
     if outcome.error is None:
-        _translate_replies(families, outcome)
+        _translate_replies(steps, outcome)
     families.gauge(f"{PREFIX}up", 0.0 if outcome.error else 1.0)
-    _self_metrics(families, outcome)
-    return families.collect()
+    malformed = tuple(sorted(steps.malformed))
+    _self_metrics(families, outcome, malformed)
+    return Translation(families.collect(), malformed)
 
 
-def _translate_replies(families: Families, outcome: Outcome) -> None:
-    replies = outcome.replies
-    config = as_text_dict(replies.get("config", []))
-    info = parse_info(replies.get("info", ""))
-    commands = _info_metrics(families, info, outcome, _databases(info, config))
-    _config_metrics(families, config)
-    _slowlog_metrics(families, replies)
-    _latency_latest_metrics(families, replies.get("latency_latest"))
-    _latency_histogram_metrics(families, replies.get("latency_histogram"), commands.usecs)
-    _commandlog_metrics(families, replies)
-    _opt_in_metrics(families, outcome, config)
+class _Steps:
+    """Runs each reply's translation; one that raises loses what it added, never the file.
+
+    Replies are the server's to shape: rather than foresee every wrong shape or value, a
+    step that fails on one is undone whole, so no family is left half written.
+    """
+
+    def __init__(self, families: Families) -> None:
+        self.families = families
+        self.malformed: set[str] = set()
+
+    def run(self, reply: str, step: Callable[..., _T], *args: object) -> _T | None:
+        """step(*args); None when it raised, its samples then dropped and `reply` noted."""
+        mark = self.families.mark()
+        try:
+            return step(*args)
+        except Exception:  # noqa: BLE001 - any exception here is a reply translation cannot use
+            self.families.rollback(mark)
+            self.malformed.add(reply)
+            return None
+
+    def each(self, replies: Mapping[str, Any], steps: Mapping[str, _ReplyStep]) -> None:
+        """Each step on its reply, in the table's order, for the replies the server sent."""
+        for name, step in steps.items():
+            if name in replies:
+                self.run(name, step, self.families, replies[name])
 
 
-def _opt_in_metrics(families: Families, outcome: Outcome, config: Mapping[str, str]) -> None:
-    replies, refused, extras = outcome.replies, outcome.refused, outcome.extras
-    cluster_info_metrics(families, replies.get("cluster_info"), _field_metric)
-    sentinel_masters_metrics(families, replies, refused)
-    key_metrics(families, replies)
-    key_group_metrics(families, replies, extras.max_distinct_key_groups)
-    stream_metrics(families, replies)
-    scan_progress(families, replies)
-    client_list_metrics(
-        families, replies.get("client_list"), outcome.now, with_port=extras.export_client_port
+_ReplyStep = Callable[[Families, Any], object]  # one reply's families from that reply alone
+
+
+def _translate_replies(steps: _Steps, outcome: Outcome) -> None:
+    families, replies = steps.families, outcome.replies
+    config = steps.run("config", _settings, replies.get("config", [])) or {}
+    databases = _configured_databases(config, steps)
+    info = replies.get("info", "")
+    usecs = steps.run("info", _info_metrics, families, info, outcome, databases)
+    steps.run("config", _config_metrics, families, config)
+    steps.each(replies, _SERVER_STEPS)
+    if "latency_histogram" in replies and usecs is not None:  # its _sum comes from INFO
+        histogram = replies["latency_histogram"]
+        steps.run("latency_histogram", _latency_histogram_metrics, families, histogram, usecs)
+    steps.each(replies, _COMMANDLOG_STEPS)
+    _opt_in_metrics(steps, outcome, config)
+
+
+def _opt_in_metrics(steps: _Steps, outcome: Outcome, config: Mapping[str, str]) -> None:
+    families, replies, refused, extras = (
+        steps.families,
+        outcome.replies,
+        outcome.refused,
+        outcome.extras,
     )
-    script_metrics(families, replies, refused)
+    at_most = extras.max_distinct_key_groups
+    with_port = extras.export_client_port
+    one_reply: dict[str, _ReplyStep] = {  # in the order their families go in the file
+        "cluster_info": functools.partial(cluster_info_metrics, field_metric=_field_metric),
+        "sentinel_masters": lambda f, _: sentinel_masters_metrics(f, replies, refused),
+        "keys": key_metrics,
+        "key_counts": key_count_metrics,
+        "key_groups": lambda f, _: key_group_metrics(f, replies, at_most),
+        "streams": stream_metrics,
+        "scans_in_progress": scan_progress,
+        "client_list": functools.partial(client_list_metrics, now=outcome.now, with_port=with_port),
+    }
+    steps.each(replies, one_reply)
+    steps.run("script", script_metrics, families, replies, refused)
     if extras.include_config_metrics:
-        config_metrics(families, config)
-        config_metrics(
-            families, as_text_dict(replies.get("sentinel_config", [])), "sentinel_config"
-        )
+        steps.run("config", config_metrics, families, config)
+        steps.each(replies, {"sentinel_config": _sentinel_config_metrics})
 
 
-def parse_info(text: str) -> InfoReply:
+def _sentinel_config_metrics(families: Families, reply: object) -> None:
+    config_metrics(families, _settings(reply), "sentinel_config")
+
+
+def _settings(reply: object) -> dict[str, str]:
+    """CONFIG GET's [name, value, ...] as a dict; a reply of another shape is malformed."""
+    if not isinstance(reply, list):
+        msg = f"settings as {type(reply).__name__}, not a list"
+        raise TypeError(msg)
+    return as_text_dict(reply)
+
+
+def parse_info(text: object) -> InfoReply:
     """Split an INFO reply into ordered (section, field, value) lines."""
+    if not isinstance(text, str):
+        msg = f"INFO as {type(text).__name__}, not text"
+        raise TypeError(msg)
+    raw_lines = text.split("\n", MAX_INFO_LINES)  # never more strings than the cap
+    if len(raw_lines) > MAX_INFO_LINES:
+        msg = f"INFO has more than {MAX_INFO_LINES} lines"
+        raise ValueError(msg)
     reply = InfoReply()
     section = ""
-    for raw in text.split("\n"):
+    for raw in raw_lines:
         line = raw.strip()
         if line.startswith("# "):
             section = line[2:]
@@ -156,22 +251,25 @@ class InfoReply:
 
 
 def _info_metrics(
-    families: Families, info: InfoReply, outcome: Outcome, databases: int
-) -> _InfoState:
-    """INFO's families; returns what it read of commandstats, which the histogram needs too."""
+    families: Families, reply: object, outcome: Outcome, databases: int
+) -> dict[str, float]:
+    """INFO's families; returns commandstats' usec per command, which the histogram needs too."""
+    info = parse_info(reply)
     state = _InfoState(outcome.now)
     system = outcome.extras.include_system_metrics
     for section, key, value in info.lines:
         in_section = _SECTION_FIELDS.get(section)
         if in_section is not None and in_section(families, state, key, value):
             continue
+        if len(key) > MAX_FIELD_NAME:  # plans are cached by name: never for the server's essays
+            continue
         plan = _exported_field_plan(key, system=system)
         if plan is not None:
             plan.add(families, value)
     _latency_summaries(families, state)
-    _empty_databases(families, state.databases_seen, databases)
+    _empty_databases(families, state.databases_seen, _databases(info, databases))
     _instance_info(families, info)
-    return state
+    return state.usecs
 
 
 @dataclass(slots=True)
@@ -339,8 +437,12 @@ def _exported_field_plan(key: str, *, system: bool) -> _FieldPlan | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _field_plan(key: str) -> _FieldPlan:
-    """How a plain INFO field is exported, worked out once per field name, not every cycle."""
+def _field_plan(key: str) -> _FieldPlan | None:
+    """How a plain INFO field is exported, worked out once per field name, not every cycle.
+
+    None for a field named like a family translation writes itself: the first sample of a
+    series wins, so CLUSTER INFO's `up:0` must not become redis_up.
+    """
     thread = _IO_THREAD.match(key)
     if thread:
         name = f"{PREFIX}active_time_io_thread_seconds_total"
@@ -351,7 +453,16 @@ def _field_plan(key: str) -> _FieldPlan:
         return _FieldPlan(f"{PREFIX}{SYSTEM_GAUGES[key]}")
     if key == "latest_fork_usec":
         return _FieldPlan(f"{PREFIX}latest_fork_seconds", divisor=1e6)
-    return _FieldPlan(f"{PREFIX}{INFO_GAUGES.get(key) or re.sub(r'[^a-zA-Z0-9_]', '_', key)}")
+    if key in INFO_GAUGES:
+        return _FieldPlan(f"{PREFIX}{INFO_GAUGES[key]}")
+    name = f"{PREFIX}{re.sub(r'[^a-zA-Z0-9_]', '_', key)}"
+    return None if _is_fixed_family(name) else _FieldPlan(name)
+
+
+def _is_fixed_family(name: str) -> bool:
+    """Whether a sample of this name belongs to a family named in HELP (its own, or a part)."""
+    stems = (name, *(name.removesuffix(part) for part in _SAMPLE_SUFFIXES if name.endswith(part)))
+    return any(stem in HELP for stem in stems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +490,9 @@ class _FieldPlan:
 
 def _field_metric(families: Families, key: str, value: str) -> None:
     """A plain field of INFO or CLUSTER INFO, exported whatever its name."""
-    _field_plan(key).add(families, value)
+    plan = _field_plan(key) if len(key) <= MAX_FIELD_NAME else None
+    if plan is not None:
+        plan.add(families, value)
 
 
 def _latency_summaries(families: Families, state: _InfoState) -> None:
@@ -396,8 +509,8 @@ def _latency_summaries(families: Families, state: _InfoState) -> None:
 
 
 def _empty_databases(families: Families, seen: set[str], databases: int) -> None:
-    """Zero series for empty databases, as redis_exporter does by default."""
-    for index in range(databases):
+    """Zero series for empty databases, as redis_exporter does by default, up to the cap."""
+    for index in range(min(databases, MAX_EMPTY_DATABASES)):
         db = f"db{index}"
         if db not in seen:
             families.gauge(f"{PREFIX}db_keys", 0.0, db=db)
@@ -436,7 +549,10 @@ def _config_metrics(families: Families, config: Mapping[str, str]) -> None:
 
 def _output_buffer_limits(families: Families, setting: str) -> None:
     """'normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60'."""
-    words = setting.split()
+    words = setting.split(maxsplit=4 * MAX_OUTPUT_BUFFER_CLASSES)
+    if len(words) > 4 * MAX_OUTPUT_BUFFER_CLASSES:
+        msg = f"client-output-buffer-limit has more than {MAX_OUTPUT_BUFFER_CLASSES} classes"
+        raise ValueError(msg)
     for start in range(0, len(words) - 3, 4):
         cls, hard, soft, seconds = words[start : start + 4]
         for limit, text in (("hard", hard), ("soft", soft)):
@@ -456,55 +572,80 @@ def _output_buffer_limits(families: Families, setting: str) -> None:
             )
 
 
-def _slowlog_metrics(families: Families, replies: Mapping[str, Any]) -> None:
-    length = replies.get("slowlog_len")
-    if isinstance(length, int):
-        families.gauge(f"{PREFIX}slowlog_length", float(length))
-    entries = replies.get("slowlog_get")
-    if not isinstance(entries, list):
-        return
-    newest = entries[0] if entries and isinstance(entries[0], list) else []
-    last_id = newest[0] if newest and isinstance(newest[0], int) else 0
-    duration = newest[2] if len(newest) > 2 and isinstance(newest[2], int) else 0  # noqa: PLR2004
-    families.gauge(f"{PREFIX}slowlog_last_id", float(last_id))
+def _slowlog_length(families: Families, length: object) -> None:
+    families.gauge(f"{PREFIX}slowlog_length", _count(length))
+
+
+def _slowlog_newest(families: Families, entries: object) -> None:
+    """SLOWLOG GET 1: [[id, unix time, usec, ...]], or [] when the log is empty."""
+    newest = _list_of(entries, 1)
+    last_id, duration = 0.0, 0.0
+    if newest:
+        entry = _list_of(newest[0], 100)
+        last_id, duration = _count(entry[0]), _count(entry[2])
+    families.gauge(f"{PREFIX}slowlog_last_id", last_id)
     families.gauge(f"{PREFIX}last_slow_execution_duration_seconds", duration / 1e6)
 
 
 def _latency_latest_metrics(families: Families, events: object) -> None:
     """LATENCY LATEST: [event, last-spike unix time, latest ms, max ms] per event."""
-    for event in events if isinstance(events, list) else []:
-        if not (isinstance(event, list) and len(event) >= 3):  # noqa: PLR2004
-            continue
-        name, last, latest = event[0], event[1], event[2]
-        if isinstance(name, str) and isinstance(last, int) and isinstance(latest, int):
-            families.gauge(f"{PREFIX}latency_spike_last", float(last), event_name=name)
-            families.gauge(f"{PREFIX}latency_spike_duration_seconds", latest / 1e3, event_name=name)
+    for event in _list_of(events, MAX_LATENCY_EVENTS):
+        name, last, latest, *_ = _list_of(event, 16)  # fewer than three: malformed
+        labels = {"event_name": _text(name)}
+        families.gauge(f"{PREFIX}latency_spike_last", _count(last), **labels)
+        families.gauge(f"{PREFIX}latency_spike_duration_seconds", _count(latest) / 1e3, **labels)
 
 
 def _latency_histogram_metrics(
     families: Families, reply: object, usec_by_command: Mapping[str, float]
 ) -> None:
     """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets."""
-    if not isinstance(reply, list):
-        return
+    pairs = _pairs(reply, MAX_HISTOGRAM_COMMANDS)
     usec_with_subcommands = _usec_including_subcommands(usec_by_command)
-    for cmd, details in zip(reply[::2], reply[1::2], strict=False):
-        parsed = _histogram_details(details)
-        if isinstance(cmd, str) and parsed is not None:
-            calls, buckets = parsed
-            total = usec_with_subcommands.get(cmd, 0.0)
-            families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=cmd)
+    for cmd, details in pairs:
+        name = _text(cmd)
+        calls, buckets = _histogram_details(details)
+        total = usec_with_subcommands.get(name, 0.0)
+        families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=name)
 
 
-def _histogram_details(details: object) -> tuple[float, list[tuple[int, int]]] | None:
+def _histogram_details(details: object) -> tuple[float, list[tuple[float, float]]]:
     """["calls", 3, "histogram_usec", [1, 2, 4, 3]] -> (3, [(1, 2), (4, 3)])."""
-    if not isinstance(details, list):
-        return None
-    fields = dict(zip(details[::2], details[1::2], strict=False))
-    calls, flat = fields.get("calls"), fields.get("histogram_usec")
-    if not isinstance(calls, int) or not isinstance(flat, list):
-        return None
-    return float(calls), list(zip(flat[::2], flat[1::2], strict=False))
+    fields = {_text(name): value for name, value in _pairs(details, 16)}
+    buckets = _pairs(fields["histogram_usec"], MAX_HISTOGRAM_BUCKETS)
+    return _count(fields["calls"]), [(_count(bound), _count(n)) for bound, n in buckets]
+
+
+def _list_of(reply: object, limit: int) -> list[Any]:
+    """The reply as a list of at most `limit` items, else malformed."""
+    if not isinstance(reply, list) or len(reply) > limit:
+        msg = f"expected a list of at most {limit} items, got {type(reply).__name__}"
+        raise TypeError(msg)
+    return reply
+
+
+def _pairs(reply: object, limit: int) -> list[tuple[Any, Any]]:
+    """A flat [a, 1, b, 2] reply as [(a, 1), (b, 2)]: at most `limit` pairs, none left over."""
+    flat = _list_of(reply, 2 * limit)
+    if len(flat) % 2:
+        msg = "a flat list of pairs with an odd number of items"
+        raise ValueError(msg)
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        msg = f"expected text, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _count(value: object) -> float:
+    """An integer reply as a float; a float too large for one is malformed, not infinite."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        msg = f"expected an integer, got {type(value).__name__}"
+        raise TypeError(msg)
+    return float(value)  # OverflowError past 1.8e308
 
 
 def _usec_including_subcommands(usec_by_command: Mapping[str, float]) -> dict[str, float]:
@@ -518,37 +659,66 @@ def _usec_including_subcommands(usec_by_command: Mapping[str, float]) -> dict[st
     return totals
 
 
-def _commandlog_metrics(families: Families, replies: Mapping[str, Any]) -> None:
-    for reply_name, metric in _COMMANDLOG_LENGTHS.items():
-        length = replies.get(reply_name)
-        if isinstance(length, int):
-            families.gauge(f"{PREFIX}{metric}", float(length))
+def _length(families: Families, length: object, metric: str) -> None:
+    families.gauge(f"{PREFIX}{metric}", _count(length))
 
 
-def _self_metrics(families: Families, outcome: Outcome) -> None:
+# Replies translated on their own, in the order their families go in the file.
+_SERVER_STEPS: dict[str, _ReplyStep] = {
+    "slowlog_len": _slowlog_length,
+    "slowlog_get": _slowlog_newest,
+    "latency_latest": _latency_latest_metrics,
+}
+_COMMANDLOG_STEPS: dict[str, _ReplyStep] = {
+    reply_name: functools.partial(_length, metric=metric)
+    for reply_name, metric in _COMMANDLOG_LENGTHS.items()
+}
+
+
+def _self_metrics(families: Families, outcome: Outcome, malformed: tuple[str, ...]) -> None:
     families.gauge(f"{SELF_PREFIX}scrape_duration_seconds", outcome.duration)
     families.gauge(f"{SELF_PREFIX}scrape_error", 1.0 if outcome.error else 0.0)
     for name in sorted(outcome.refused):
         # A script's failure or a sentinel's quorum check has a metric of its own.
         if name != "info" and ":" not in name:
             families.gauge(f"{SELF_PREFIX}command_refused", 1.0, command=name)
+    for name in malformed:
+        families.gauge(f"{SELF_PREFIX}reply_malformed", 1.0, command=name)
     families.gauge(f"{SELF_PREFIX}build_info", 1.0, version=__version__)
 
 
-def _databases(info: InfoReply, config: Mapping[str, str]) -> int:
+def _configured_databases(config: Mapping[str, str], steps: _Steps) -> int:
+    """CONFIG GET databases; the default when absent, or (noted malformed) not a count."""
+    text = config.get("databases")
+    if text is None:
+        return DEFAULT_DATABASES
+    try:
+        count = int(text)  # what Redis writes; "inf", "1e300" and 4,300+ digits raise
+    except ValueError:
+        count = 0
+    if count > 0:
+        return count
+    steps.malformed.add("config")
+    return DEFAULT_DATABASES
+
+
+def _databases(info: InfoReply, configured: int) -> int:
     """How many databases to report, empty ones included: one in a cluster, none on a sentinel."""
     if info.get("cluster_enabled") == "1":
         return 1
     if "sentinel" in {info.get("redis_mode"), info.get("server_mode")}:
         return 0
-    count = _float_or_none(config.get("databases", ""))
-    return int(count) if count is not None and count > 0 else DEFAULT_DATABASES
+    return configured
 
 
 def _key_values(text: str) -> dict[str, str] | None:
     """'a=1,b=2' -> {'a': '1', 'b': '2'}; None when a part is not key=value."""
+    parts = text.split(",", MAX_FIELDS_PER_LINE)
+    if len(parts) > MAX_FIELDS_PER_LINE:
+        msg = f"an INFO line of more than {MAX_FIELDS_PER_LINE} fields"
+        raise ValueError(msg)
     result = {}
-    for part in text.split(","):
+    for part in parts:
         key, sep, value = part.partition("=")
         if not sep or "=" in value:
             return None

@@ -7,17 +7,21 @@ from typing import TYPE_CHECKING, Any
 from .families import PREFIX, SELF_PREFIX, Families
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 VALUE_PREFIX_BYTES = 4096  # what inspection reads of a string; longer values are not labels
 OVERFLOW_GROUP = "overflow"
 
 
-def key_metrics(families: Families, replies: Mapping[str, Any]) -> None:
-    """redis_key_size, _value, _value_as_string, _memory_usage_bytes and redis_keys_count."""
-    for entry in replies.get("keys", []):
+def key_metrics(families: Families, entries: Iterable[Mapping[str, Any]]) -> None:
+    """redis_key_size, _value, _value_as_string and _memory_usage_bytes, per key inspected."""
+    for entry in entries:
         _key(families, entry)
-    for count in replies.get("key_counts", []):
+
+
+def key_count_metrics(families: Families, counts: Iterable[Mapping[str, Any]]) -> None:
+    """redis_keys_count, per database and pattern."""
+    for count in counts:
         db = f"db{count['db']}"
         families.gauge(f"{PREFIX}keys_count", float(count["count"]), db=db, key=count["pattern"])
 
@@ -66,9 +70,9 @@ def _within_limit(
     return [*ranked[:limit], (OVERFLOW_GROUP, overflow)]
 
 
-def stream_metrics(families: Families, replies: Mapping[str, Any]) -> None:
+def stream_metrics(families: Families, streams: Iterable[Mapping[str, Any]]) -> None:
     """redis_stream_* per stream, per consumer group and per consumer, from XINFO."""
-    for stream in replies.get("streams", []):
+    for stream in streams:
         labels = {"db": f"db{stream['db']}", "stream": stream["key"]}
         info = stream["info"]
         if not info:
@@ -131,9 +135,9 @@ def _stream_group(families: Families, group: Mapping[str, Any], labels: Mapping[
         )
 
 
-def scan_progress(families: Families, replies: Mapping[str, Any]) -> None:
+def scan_progress(families: Families, sweeps: Iterable[Mapping[str, Any]]) -> None:
     """Say which SCAN sweeps a time budget left unfinished: their figures are older or absent."""
-    for sweep in replies.get("scans_in_progress", []):
+    for sweep in sweeps:
         families.gauge(
             f"{SELF_PREFIX}scan_in_progress",
             1.0,

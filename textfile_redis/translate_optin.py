@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 SCRIPT_PREFIX = "script:"
+# Redis's default maxclients: per-client series past it would be refused by any sample_limit.
+MAX_CLIENTS = 10_000
+MAX_CLUSTER_INFO_LINES = 1000  # CLUSTER INFO has some thirty
 SCRIPT_FAILED, SCRIPT_OK, SCRIPT_EMPTY = 0.0, 1.0, 2.0  # redis_exporter's redis_script_result
 # Settings never exported: passwords, and anything named like one.
 _SECRET_SETTING = re.compile(r"pass|secret|auth|key-file", re.IGNORECASE)
@@ -36,9 +39,7 @@ _CLIENT_TIMES = {
 
 def client_list_metrics(families: Families, reply: object, now: float, *, with_port: bool) -> None:
     """CLIENT LIST: redis_connected_client_info and per-client gauges labelled id and name."""
-    if not isinstance(reply, str):
-        return
-    for line in reply.splitlines():
+    for line in _lines(reply, MAX_CLIENTS):
         client = _client_fields(line)
         if client is not None:
             _client(families, client, now, with_port=with_port)
@@ -105,19 +106,30 @@ def cluster_info_metrics(
     families: Families, reply: object, field_metric: Callable[[Families, str, str], None]
 ) -> None:
     """CLUSTER INFO's key:value lines, exported as INFO fields are (cluster_state ok -> 1)."""
-    if not isinstance(reply, str):
-        return
-    for line in reply.splitlines():
+    for line in _lines(reply, MAX_CLUSTER_INFO_LINES):
         key, sep, value = line.strip().partition(":")
         if sep:
             field_metric(families, key, value)
 
 
+def _lines(reply: object, limit: int) -> list[str]:
+    """A text reply's lines, at most `limit` of them; any other reply is malformed."""
+    if not isinstance(reply, str):
+        msg = f"expected text, got {type(reply).__name__}"
+        raise TypeError(msg)
+    lines = reply.splitlines()  # the bytes read are capped: so is this list
+    if len(lines) > limit:
+        msg = f"more than {limit} lines"
+        raise ValueError(msg)
+    return lines
+
+
 def _is_number(text: object) -> bool:
-    if isinstance(text, (int, float)):
-        return True
+    """Whether float() takes it: an int past 1.8e308 does not."""
+    if not isinstance(text, (str, int, float)):
+        return False
     try:
-        float(str(text))
-    except ValueError:
+        float(text)
+    except (ValueError, OverflowError):
         return False
     return True

@@ -58,8 +58,7 @@ def sentinel_masters_metrics(
     families: Families, replies: Mapping[str, Any], refused: Mapping[str, str]
 ) -> None:
     """Per master: settings, quorum check, and how many replicas and sentinels are healthy."""
-    masters = replies.get("sentinel_masters")
-    for master in masters if isinstance(masters, list) else []:
+    for master in _entries(replies.get("sentinel_masters")):
         fields = as_text_dict(master)
         name = fields.get("name")
         if name is None or "ip" not in fields or "port" not in fields:
@@ -98,9 +97,17 @@ def _quorum(families: Families, name: str, reply: object, refused: Mapping[str, 
 
 def _healthy(peers: object) -> float:
     """Peers or replicas whose flags say neither subjectively nor objectively down."""
-    entries = peers if isinstance(peers, list) else []
+    entries = [] if peers is None else _entries(peers)  # None: the command was refused
     flags = [as_text_dict(entry).get("flags") for entry in entries]
     return float(sum(f is not None and "s_down" not in f and "o_down" not in f for f in flags))
+
+
+def _entries(reply: object) -> list[list[Any]]:
+    """A list of flat [name, value, ...] lists; a reply of any other shape is malformed."""
+    if not isinstance(reply, list) or not all(isinstance(entry, list) for entry in reply):
+        msg = "expected a list of [name, value, ...] lists"
+        raise TypeError(msg)
+    return reply
 
 
 def _int_or_zero(text: str) -> float:
