@@ -20,7 +20,11 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "_version": (set(), set()),
     "__main__": ({"entry"}, set()),
     "entry": ({"cli"}, set()),
-    "cli": ({"__init__", "config", "cycle", "daemon", "notify", "scrape", "textfile"}, set()),
+    "cli": (
+        {"__init__", "config", "cycle", "daemon", "discover", "notify", "scrape", "textfile"},
+        set(),
+    ),
+    "discover": (set(), set()),
     "daemon": ({"config", "cycle", "textfile", "watch", "notify"}, set()),
     "cycle": ({"config", "scrape", "textfile", "translate"}, set()),
     "config": (set(), set()),

@@ -1,0 +1,147 @@
+"""Found servers: candidates probed, the same server's endpoints merged, each named once."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .candidates import Candidate, gather
+from .probe import TIMEOUT_S, UNKNOWN, Endpoint, NotRedisError, Probe, probe
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger(__name__)
+
+PROBES_MAX = 256
+PROBE_WORKERS = 16
+_NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9_.-]")
+
+Prober = Callable[[Endpoint, float], Probe]
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A local server found: its target name and address, kind, how found, credential need."""
+
+    name: str
+    addr: str
+    kind: str  # primary, replica, sentinel, cluster node, unknown
+    found_by: tuple[str, ...]
+    needs_credential: bool
+    other_addrs: tuple[str, ...] = ()  # the same server's other endpoints (socket, TLS port)
+
+
+def discover(
+    proc_root: Path = Path("/proc"),
+    etc_root: Path = Path("/etc"),
+    *,
+    timeout: float = TIMEOUT_S,
+    prober: Prober = probe,
+) -> list[Server]:
+    """Find the local Redis, Valkey and KeyDB servers and sentinels; never raises on bad input."""
+    candidates = gather(proc_root, etc_root)
+    probes = _probe_all({c.endpoint for c in candidates}, timeout, prober)
+    answered = [c for c in candidates if c.endpoint in probes]
+    groups = _same_servers(answered, probes)
+    servers = [_server(group, probes) for group in groups]
+    return _named(servers)
+
+
+def _probe_all(
+    endpoints: Iterable[Endpoint], timeout: float, prober: Prober
+) -> dict[Endpoint, Probe]:
+    """The endpoints that answer as Redis; one debug line for each one that does not."""
+    todo = sorted(endpoints, key=_preference)[:PROBES_MAX]
+    if not todo:
+        return {}
+    with ThreadPoolExecutor(min(PROBE_WORKERS, len(todo))) as pool:
+        results = list(pool.map(lambda end: _try(end, timeout, prober), todo))
+    return {end: result for end, result in zip(todo, results, strict=True) if result is not None}
+
+
+def _try(endpoint: Endpoint, timeout: float, prober: Prober) -> Probe | None:
+    try:
+        return prober(endpoint, timeout)
+    except (OSError, NotRedisError, ValueError) as exc:
+        log.debug("discover: %s does not answer as Redis (%s); ignored", endpoint.url, exc)
+        return None
+
+
+def _same_servers(
+    answered: list[Candidate], probes: dict[Endpoint, Probe]
+) -> list[list[Candidate]]:
+    """Candidates grouped by server: same process, same config file, same URL or same run_id."""
+    parent = list(range(len(answered)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    first_of: dict[str, int] = {}
+    for index, candidate in enumerate(answered):
+        run_id = probes[candidate.endpoint].run_id
+        keys = [candidate.group, candidate.endpoint.url, *([f"run_id {run_id}"] if run_id else [])]
+        for key in keys:
+            parent[root(first_of.setdefault(key, index))] = root(index)
+    groups: dict[int, list[Candidate]] = {}
+    for index, candidate in enumerate(answered):
+        groups.setdefault(root(index), []).append(candidate)
+    return list(groups.values())
+
+
+def _preference(endpoint: Endpoint) -> tuple[int, int, str, int, str]:
+    """Plain TCP over loopback first, then other plain TCP, then a unix socket, then TLS."""
+    if endpoint.path:
+        return (2, 0, "", 0, endpoint.path)
+    loopback = endpoint.host.startswith("127.") or endpoint.host == "::1"
+    return (3 if endpoint.tls else 0 if loopback else 1, ":" in endpoint.host, endpoint.host,
+            endpoint.port, "")  # fmt: skip
+
+
+def _server(group: list[Candidate], probes: dict[Endpoint, Probe]) -> Server:
+    ends = sorted({c.endpoint for c in group}, key=_preference)
+    chosen = probes[ends[0]]
+    known = [probes[end].kind for end in ends if probes[end].kind != UNKNOWN]
+    hints = [c.hint for c in group if c.hint]
+    kind = chosen.kind if chosen.kind != UNKNOWN else (known or hints or [UNKNOWN])[0]
+    return Server(
+        name=_base_name(ends[0]),
+        addr=ends[0].url,
+        kind=kind,
+        found_by=tuple(sorted({c.how for c in group})),
+        needs_credential=chosen.needs_credential,
+        other_addrs=tuple(end.url for end in ends[1:]),
+    )
+
+
+def _base_name(endpoint: Endpoint) -> str:
+    """A port's number, or a socket's file name without `.sock`."""
+    if not endpoint.path:
+        return str(endpoint.port)
+    return _NOT_NAME_CHAR_RE.sub("_", Path(endpoint.path).name.removesuffix(".sock")) or "socket"
+
+
+def _full_name(addr: str) -> str:
+    """The name the configuration derives from an address, for names that collide."""
+    location = addr.partition("://")[2]
+    return re.sub(r"[^A-Za-z0-9]", "_", location).strip("_")
+
+
+def _named(servers: list[Server]) -> list[Server]:
+    """Servers in address order; a base name shared by several becomes each one's full name."""
+    counts: dict[str, int] = {}
+    for server in servers:
+        counts[server.name] = counts.get(server.name, 0) + 1
+    renamed = [
+        server if counts[server.name] == 1 else replace(server, name=_full_name(server.addr))
+        for server in servers
+    ]
+    return sorted(renamed, key=lambda server: (server.addr.startswith("unix"), server.addr))
