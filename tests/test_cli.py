@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,11 @@ import pytest
 from runner import PRODUCT_ENV, textfile_redis
 
 from textfile_redis.cli import main
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -301,3 +307,28 @@ def test_check_warns_of_a_password_file_every_user_can_read(
     assert str(config) in logged
     assert "WARNING" in logged
     assert "not-shown-here" not in logged
+
+
+def test_discover_needs_no_configuration(cli: Callable[..., Ran], tmp_path: Path) -> None:
+    """`discover` runs with no config file anywhere and ends with the textfile directory chosen."""
+    ran = cli("discover")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1].startswith("textfile directory: ")
+    assert all(len(line.split("\t")) >= 5 for line in ran.stdout.splitlines()[:-1])
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_discover_toml_is_toml(cli: Callable[..., Ran]) -> None:
+    """`discover --toml` prints a TOML document of [[target]] tables with a name and an addr."""
+    ran = cli("discover", "--toml")
+    assert ran.returncode == 0, ran.stderr
+    document = tomllib.loads(ran.stdout)
+    assert set(document) <= {"target"}
+    assert all(set(table) == {"name", "addr"} for table in document.get("target", []))
+    assert ran.stdout.startswith("# textfile directory: ")
+
+
+def test_discover_takes_no_configuration_options(cli: Callable[..., Ran]) -> None:
+    """`discover` offers --toml and logging options, not --config: it reads no configuration."""
+    assert cli("discover", "--config", "/etc/x.toml").returncode == 2
+    assert "--toml" in cli("discover", "--help").stdout

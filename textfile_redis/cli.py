@@ -16,6 +16,7 @@ from . import __version__
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
 from .cycle import Collector
 from .daemon import STOP_WRITERS_TIMEOUT, Daemon, remove_owned
+from .discover import Server, TextfileDir, discover, textfile_dir
 from .notify import Notifier
 from .scrape import Scraper
 from .textfile import conflict, remove_files, temp_files
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Load the configuration and run the command on it."""
+    if args.command == "discover":  # the one command that needs no configuration
+        return _discover(args)
     overrides = Overrides(
         config_path=args.config,
         textfile_dir=args.textfile_dir,
@@ -155,6 +158,42 @@ def _cleanup(config: Config, _args: argparse.Namespace, _overrides: Overrides) -
     return EXIT_OK
 
 
+def _discover(args: argparse.Namespace) -> int:
+    servers = discover()
+    directory = textfile_dir()
+    if args.toml:
+        print(_discovered_toml(servers, directory), end="")  # noqa: T201
+        return EXIT_OK
+    for server in servers:
+        credential = "needs a credential" if server.needs_credential else "no credential needed"
+        columns = [server.name, server.addr, server.kind, f"found by {', '.join(server.found_by)}"]
+        columns.append(credential)
+        if server.other_addrs:
+            columns.append(f"also at {', '.join(server.other_addrs)}")
+        print("\t".join(columns))  # noqa: T201
+    print(f"textfile directory: {directory.path} ({directory.reason})")  # noqa: T201
+    return EXIT_OK
+
+
+def _discovered_toml(servers: Sequence[Server], directory: TextfileDir) -> str:
+    """[[target]] tables to paste into a configuration, what is not in them as comments."""
+    lines = [f"# textfile directory: {directory.path} ({directory.reason})"]
+    for server in servers:
+        lines += ["", f"# {server.kind}, found by {', '.join(server.found_by)}"]
+        if server.needs_credential:
+            lines.append("# needs a credential: add username and password_file for it")
+        if server.other_addrs:
+            lines.append(f"# also at {', '.join(server.other_addrs)}")
+        lines += ["[[target]]", f"name = {_toml_string(server.name)}"]
+        lines.append(f"addr = {_toml_string(server.addr)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    # A JSON string without ASCII escaping is a TOML basic string, but for DEL.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _parser() -> argparse.ArgumentParser:
     """The command line; options go before or after the command, each command lists its own."""
     parser = argparse.ArgumentParser(
@@ -172,6 +211,8 @@ def _parser() -> argparse.ArgumentParser:
         _add_options(sub, options, given_only=True)
         if name == "check":
             sub.add_argument("--connect", action="store_true", help="also scrape every target")
+        if name == "discover":
+            sub.add_argument("--toml", action="store_true", help="print [[target]] tables")
     return parser
 
 
@@ -186,6 +227,8 @@ def _commands() -> tuple[tuple[str, Callable[..., int], str, tuple[str, ...]], .
         ("check", _check, "validate the configuration (and with --connect, every target)",
          (*everywhere, "--interval")),
         ("cleanup", _cleanup, "remove the files this configuration owns", everywhere),
+        ("discover", _discover, "list the local servers and the textfile directory found",
+         ("--log-level", "--log-format")),
     )  # fmt: skip
 
 
