@@ -431,3 +431,17 @@ def test_textfile_dir_debian_default_then_fallback(host: FakeHost, tmp_path: Pat
     debian.mkdir()
     assert textfile_dir(host.proc, debian, fallback).reason == "Debian's default"
     assert textfile_dir(host.proc, debian, fallback).path == debian
+
+
+def test_a_port_that_hangs_up_on_resp_is_tried_over_tls(host: FakeHost) -> None:
+    """A title's port that resets plain RESP but answers over TLS is listed as rediss://."""
+    host.process(100, "redis-server", "redis-server 127.0.0.1:6380")
+    host.write_net()
+
+    def tls_only(endpoint: Endpoint, _timeout: float) -> Probe:
+        if not endpoint.tls:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return PRIMARY
+
+    [server] = discover(host.proc, host.etc, prober=tls_only)
+    assert (server.name, server.addr) == ("6380", "rediss://127.0.0.1:6380")

@@ -46,8 +46,12 @@ def discover(
 ) -> list[Server]:
     """Find the local Redis, Valkey and KeyDB servers and sentinels; never raises on bad input."""
     candidates = gather(proc_root, etc_root)
-    probes = _probe_all({c.endpoint for c in candidates}, timeout, prober)
-    answered = [c for c in candidates if c.endpoint in probes]
+    reached = _probe_all({c.endpoint for c in candidates}, timeout, prober)
+    # An endpoint that answered only over TLS is known by its rediss:// form from here on.
+    answered = [
+        replace(c, endpoint=reached[c.endpoint][0]) for c in candidates if c.endpoint in reached
+    ]
+    probes = dict(reached.values())
     groups = _same_servers(answered, probes)
     servers = [_server(group, probes) for group in groups]
     return _named(servers)
@@ -55,8 +59,8 @@ def discover(
 
 def _probe_all(
     endpoints: Iterable[Endpoint], timeout: float, prober: Prober
-) -> dict[Endpoint, Probe]:
-    """The endpoints that answer as Redis; one debug line for each one that does not."""
+) -> dict[Endpoint, tuple[Endpoint, Probe]]:
+    """The endpoints that answer as Redis, and where; one debug line for each that does not."""
     todo = sorted(endpoints, key=_preference)[:PROBES_MAX]
     if not todo:
         return {}
@@ -65,12 +69,30 @@ def _probe_all(
     return {end: result for end, result in zip(todo, results, strict=True) if result is not None}
 
 
-def _try(endpoint: Endpoint, timeout: float, prober: Prober) -> Probe | None:
+def _try(endpoint: Endpoint, timeout: float, prober: Prober) -> tuple[Endpoint, Probe] | None:
+    """The probe of an endpoint; a TCP port that hangs up on plain RESP is tried over TLS.
+
+    A title shows a TLS-only server's tls-port as if plain; nothing else tells them apart.
+    """
     try:
-        return prober(endpoint, timeout)
-    except (OSError, NotRedisError, ValueError) as exc:
-        log.debug("discover: %s does not answer as Redis (%s); ignored", endpoint.url, exc)
+        return endpoint, prober(endpoint, timeout)
+    except (NotRedisError, ConnectionResetError, BrokenPipeError) as exc:  # it hung up on RESP
+        if endpoint.path or endpoint.tls:
+            _dropped(endpoint, exc)
+            return None
+        tls = replace(endpoint, tls=True)
+        try:
+            return tls, prober(tls, timeout)
+        except (OSError, NotRedisError, ValueError):
+            _dropped(endpoint, exc)
+            return None
+    except (OSError, ValueError) as exc:
+        _dropped(endpoint, exc)
         return None
+
+
+def _dropped(endpoint: Endpoint, reason: Exception) -> None:
+    log.debug("discover: %s does not answer as Redis (%s); ignored", endpoint.url, reason)
 
 
 def _same_servers(

@@ -302,3 +302,39 @@ def test_textfile_dir_debian_default_and_fallback(tmp_path: Path) -> None:
         assert (chosen.path, chosen.reason) == (DEBIAN_DIR, "Debian's default")
     chosen = find_textfile_dir(no_processes, tmp_path / "no-debian", fallback)
     assert (chosen.path, chosen.reason) == (fallback, "the fallback")
+
+
+@pytest.fixture
+def tls_only_servers(tmp_path: Path) -> Iterator[tuple[ManagedProcess, ManagedProcess]]:
+    """Two TLS-only Redis 7.0 servers: one asking no client certificate, one requiring it."""
+    _need("redis-7.0")
+    binary = binary_for("redis-7.0")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    with contextlib.ExitStack() as running:
+        started = []
+        for auth in ("no", "yes"):
+            port = free_port()
+            argv = [str(binary), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                    "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                    "--tls-ca-cert-file", str(cert), "--tls-auth-clients", auth,
+                    "--save", "", "--dir", str(tmp_path)]  # fmt: skip
+            log = tmp_path / f"tls-{auth}.log"
+            server = running.enter_context(ManagedProcess(spawn(argv, log), port, log))
+            wait_for(lambda port=port: _connects(port), message="the TLS server never listened")
+            started.append(server)
+        yield started[0], started[1]
+
+
+def test_a_tls_only_server_is_found_as_rediss(
+    tls_only_servers: tuple[ManagedProcess, ManagedProcess],
+) -> None:
+    """A title shows a tls-port like a port: plain RESP is refused, TLS answers, rediss:// it is."""
+    open_tls, client_cert_tls = tls_only_servers
+    found = {server.addr: server for server in discover()}
+    served = found[f"rediss://127.0.0.1:{open_tls.port}"]
+    assert (served.kind, served.needs_credential) == ("primary", False)
+    assert found[f"rediss://127.0.0.1:{client_cert_tls.port}"].needs_credential
+    assert f"redis://127.0.0.1:{open_tls.port}" not in found
