@@ -28,6 +28,7 @@ REDIS_ERRORS = (*CREDENTIAL_ERRORS, "-LOADING", "-BUSY", "-MASTERDOWN", "-ERR")
 ROLES = {"master": "primary", "primary": "primary", "slave": "replica", "replica": "replica"}
 MODES = {"sentinel": "sentinel", "cluster": "cluster node"}
 UNKNOWN = "unknown"
+HANG_UPS = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +62,24 @@ class NotRedisError(Exception):
     """The endpoint answered, but not as Redis does."""
 
 
+class HungUpError(NotRedisError):
+    """The endpoint closed the connection before answering."""
+
+
 def probe(endpoint: Endpoint, timeout: float = TIMEOUT_S) -> Probe:
     """Ask the endpoint; raise OSError or NotRedisError when it is not a Redis server."""
     deadline = time.monotonic() + timeout
     try:
         with _connect(endpoint, deadline) as conn:
-            reader = _Reader(conn, deadline)
-            conn.sendall(REQUEST)
-            return _classify(reader)
+            try:
+                conn.sendall(REQUEST)
+                return _classify(_Reader(conn, deadline))
+            except (*HANG_UPS, HungUpError):
+                # After a TLS handshake, Redis drops a client without a certificate; the alert
+                # saying so races the reset.
+                if endpoint.tls:
+                    return Probe(UNKNOWN, needs_credential=True)
+                raise
     except ssl.SSLError as exc:
         if "CERTIFICATE" in str(exc.reason or ""):  # it speaks TLS and wants a client certificate
             return Probe(UNKNOWN, needs_credential=True)
@@ -160,6 +171,6 @@ class _Reader:
         self._conn.settimeout(_left(self._deadline))
         chunk = self._conn.recv(REPLY_MAX - self._read)
         if not chunk:
-            raise NotRedisError("closed the connection")
+            raise HungUpError("closed the connection")
         self._read += len(chunk)
         self._buffer += chunk

@@ -83,15 +83,15 @@ def _try(endpoint: Endpoint, timeout: float, prober: Prober) -> tuple[Endpoint, 
         tls = replace(endpoint, tls=True)
         try:
             return tls, prober(tls, timeout)
-        except (OSError, NotRedisError, ValueError):
-            _dropped(endpoint, exc)
+        except (OSError, NotRedisError, ValueError) as tls_exc:
+            _dropped(endpoint, f"{exc}; over TLS: {tls_exc}")
             return None
     except (OSError, ValueError) as exc:
         _dropped(endpoint, exc)
         return None
 
 
-def _dropped(endpoint: Endpoint, reason: Exception) -> None:
+def _dropped(endpoint: Endpoint, reason: object) -> None:
     log.debug("discover: %s does not answer as Redis (%s); ignored", endpoint.url, reason)
 
 
