@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from textfile_redis.gofloat import go_float
+from textfile_redis.translate.gofloat import go_float
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from recorded import ADDR, NOW, SERVERS, Translated, load
 
-from textfile_redis import commands, translate_optin
+from textfile_redis import commands, translate
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Extras, Outcome
 
@@ -163,4 +163,4 @@ def test_every_opt_in_file_is_consistent(scraped: Optins) -> None:
 
 def test_script_reply_names_agree() -> None:
     """Scrape and translation name script replies alike."""
-    assert commands.SCRIPT_PREFIX == translate_optin.SCRIPT_PREFIX
+    assert commands.SCRIPT_PREFIX == translate.SCRIPT_PREFIX

@@ -8,29 +8,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
+from textfile_redis import __version__
+from textfile_redis.catalog import HELP, INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
+from textfile_redis.replies import as_text_dict
+
 from .families import PREFIX, SELF_PREFIX, Families
-from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
-from .replies import as_text_dict
-from .translate_keys import (
+from .keys import (
     key_count_metrics,
     key_group_metrics,
     key_metrics,
     scan_progress,
     stream_metrics,
 )
-from .translate_optin import (
+from .optin import (
     client_list_metrics,
     cluster_info_metrics,
     config_metrics,
     script_metrics,
 )
-from .translate_sentinel import sentinel_info_field, sentinel_masters_metrics
+from .sentinel import sentinel_info_field, sentinel_masters_metrics
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .exposition import Family
+    from textfile_redis.exposition import Family
 
 DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
 # Empty databases get zero series (two each) only up to here; databases holding keys are in

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from textfile_redis.replies import as_text_dict
+
 from .families import PREFIX, Families
-from .replies import as_text_dict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from .exposition import Family, LabelLayout, format_value, header
+from textfile_redis.catalog import HELP, INFO_COUNTERS, INFO_GAUGES
+from textfile_redis.exposition import Family, LabelLayout, format_value, header
+
 from .gofloat import go_float
-from .metric_names import HELP, INFO_COUNTERS, INFO_GAUGES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
