@@ -220,7 +220,7 @@ def _owner(config_path: Path) -> str:
 def test_cleanup_works_when_no_target_is_left(cli: Callable[..., Ran], tmp_path: Path) -> None:
     """A configuration whose last target was removed can still clean up that target's file."""
     path = tmp_path / "config.toml"
-    path.write_text(f'textfile_dir = "{tmp_path}"\n')
+    path.write_text(f'textfile_dir = "{tmp_path}"\ndiscover = false\n')
     (tmp_path / "redis_gone.prom").write_text(
         f"# textfile-redis owner={_owner(path)} target=gone\n"
     )

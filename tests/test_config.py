@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from textfile_redis.config import (
+    DISCOVERED,
     Config,
     ConfigError,
     KeyPattern,
@@ -33,10 +34,12 @@ from textfile_redis.config import (
     Tls,
     command_line_owner,
     config_owner,
+    discovered,
     load_config,
     loading,
-    settings,
+    with_servers,
 )
+from textfile_redis.discover import Server, TextfileDir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -234,7 +237,10 @@ def assert_refused(world: World, given: Given, expected: str) -> None:
             "{main}: nested too deeply to be a configuration",
         ),
         case(
-            "no targets", TOP, "{main}: no targets: add [[target]] to {main} or give --redis-addr"
+            "no targets, discovery off",
+            TOP + "discover = false\n",
+            "{main}: no targets: add [[target]] to {main}, give --redis-addr"
+            " or set discover = true",
         ),
     ],
 )
@@ -397,13 +403,34 @@ def test_bad_max_scrape_bytes_is_refused_naming_file_and_key(
     assert_refused(world, Given(main.replace("{value}", value)), expected)
 
 
-def test_missing_default_textfile_dir_is_named_as_the_default(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A missing default textfile directory is reported as the default of textfile_dir."""
-    monkeypatch.setattr(settings, "DEFAULT_TEXTFILE_DIR", world.tmp / "node_exporter")
-    expected = "{main}: textfile_dir (default): {tmp}/node_exporter does not exist"
-    assert_refused(world, Given(TARGET), expected)
+def test_missing_found_textfile_dir_is_named_with_why_it_was_chosen(world: World) -> None:
+    """Unset, textfile_dir is what discovery chose; missing, the refusal says how it was chosen."""
+    overrides = world.build(Given(TARGET))
+
+    def fallback() -> TextfileDir:
+        return TextfileDir(world.tmp / "node_exporter", "the fallback")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides, {}, find_textfile_dir=fallback)
+
+    expected = "{main}: textfile_dir unset: the fallback: {tmp}/node_exporter does not exist"
+    assert str(caught.value) == world.fill(expected)
+
+
+def test_unset_textfile_dir_is_node_exporters_with_the_reason(world: World) -> None:
+    """Unset, textfile_dir is the one node_exporter reads, and the configuration says why."""
+    overrides = world.build(Given(TARGET))
+    chosen = world.etc / "textfile"
+
+    def found() -> TextfileDir:
+        return TextfileDir(chosen, "from node_exporter's --collector.textfile.directory (pid 7)")
+
+    cfg = load_config(overrides, {}, find_textfile_dir=found)
+
+    assert cfg.textfile_dir == chosen
+    assert cfg.textfile_reason == (
+        "textfile_dir unset: from node_exporter's --collector.textfile.directory (pid 7)"
+    )
 
 
 # --- refusals: a target's keys -------------------------------------------------------------
@@ -1297,3 +1324,326 @@ def test_world_readable_file_holding_a_password_is_named_in_a_warning(
         f"{path} holds a password and every user may read it: chmod o-r {path}" for path in paths
     ]
     assert not any(CANARY in warning for warning in warnings)
+
+
+# --- discovery: its switch, its interval, its filters and [[credential]] tables ------------
+
+CREDENTIAL = '[[credential]]\nmatch = "6379"\n'
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        case(
+            "discover string",
+            TOP + 'discover = "yes"\n',
+            "{main}: discover: expected true or false, got 'yes'",
+        ),
+        case(
+            "discover_interval boolean",
+            TOP + "discover_interval = true\n",
+            "{main}: discover_interval: expected a number, got true",
+        ),
+        case(
+            "discover_interval below interval",
+            TOP + "interval = 10\ndiscover_interval = 5\n",
+            "{main}: discover_interval: must be at least interval (10s), got 5",
+        ),
+        case(
+            "discover_only a string",
+            TOP + 'discover_only = "6379"\n',
+            "{main}: discover_only: expected a list of strings, got '6379'",
+        ),
+        case(
+            "discover_exclude port too high",
+            TOP + 'discover_exclude = ["70000"]\n',
+            "{main}: discover_exclude: port must be from 1 to 65535, got 70000",
+        ),
+        case(
+            "discover_only neither name nor address",
+            TOP + 'discover_only = ["a b"]\n',
+            "{main}: discover_only: expected a port, a socket path, an address or a discovered"
+            " name, got 'a b'",
+        ),
+        case(
+            "credential a string",
+            TOP + 'credential = "x"\n',
+            "{main}: credential: expected an array of tables ([[credential]]), got 'x'",
+        ),
+        case(
+            "credential with an inline password",
+            TOP + CREDENTIAL + f'password = "{CANARY}"\n',
+            "{main}: credential[1]: unknown key 'password'; did you mean 'password_file'?",
+        ),
+        case(
+            "credential without match",
+            TOP + '[[credential]]\npassword_file = "pw"\n',
+            "{main}: credential[1].match: missing; every [[credential]] needs one",
+        ),
+        case(
+            "credential match an integer",
+            TOP + '[[credential]]\nmatch = 6379\npassword_file = "pw"\n',
+            "{main}: credential[1].match: expected a string, got 6379",
+        ),
+        case(
+            "credential without a password",
+            TOP + CREDENTIAL + 'username = "monitor"\n',
+            "{main}: credential[1].password_file: missing; a [[credential]] needs password_file"
+            " or password_credential",
+        ),
+        case(
+            "credential username a number",
+            TOP + CREDENTIAL + 'username = 1\npassword_file = "pw"\n',
+            "{main}: credential[1].username: expected a string, got 1",
+            files={"pw": CANARY},
+        ),
+        case(
+            "credential password_file missing",
+            TOP + CREDENTIAL + 'password_file = "absent"\n',
+            "{main}: credential[1].password_file: cannot read {etc}/absent: No such file or"
+            " directory",
+        ),
+        case(
+            "credential password twice",
+            TOP + CREDENTIAL + 'password_file = "pw"\npassword_credential = "pw"\n',
+            "{main}: credential[1].password_credential: conflicts with password_file; give the"
+            " password once",
+            files={"pw": CANARY},
+            environ={"CREDENTIALS_DIRECTORY": "{etc}"},
+        ),
+        case(
+            "credential match used twice",
+            TOP + (CREDENTIAL + 'password_file = "pw"\n') * 2,
+            "{main}: credential[2].match: '6379' is already used by credential[1] in {main}",
+            files={"pw": CANARY},
+        ),
+        case(
+            "credential match holding a password",
+            TOP
+            + f'[[credential]]\nmatch = "redis://:{CANARY}@127.0.0.1:6379"\npassword_file = "pw"\n',
+            "{main}: credential[1].match: names a server, not how to log in: use username and"
+            " password_file",
+            files={"pw": CANARY},
+        ),
+        case(
+            "credential match of an unknown scheme",
+            TOP + '[[credential]]\nmatch = "http://h:1"\npassword_file = "pw"\n',
+            "{main}: credential[1].match: unsupported scheme 'http', expected …: http://h:1",
+            files={"pw": CANARY},
+        ),
+        case(
+            "credential checked with discovery off",
+            TOP + "discover = false\n" + TARGET + "[[credential]]\nmatch = 1\n",
+            "{main}: credential[1].match: expected a string, got 1",
+        ),
+    ],
+)
+def test_bad_discovery_setting_is_refused_naming_file_and_key(
+    world: World, given: Given, expected: str
+) -> None:
+    """discover, discover_interval, the filters and [[credential]] tables are typed and checked."""
+    assert_refused(world, given, expected)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        case("no target: on by default", TOP, ("no target configured", 60.0)),
+        case("a target: off by default", ONE, None),
+        case("a conf.d target: off by default", TOP, None, files={"conf.d/a.toml": TARGET}),
+        case("--redis-addr: off by default", TOP, None, flags={"redis_addrs": ("h:1",)}),
+        case("REDIS_ADDR: off by default", TOP, None, environ={"REDIS_ADDR": "h:1"}),
+        case(
+            "discover = true wins over a target",
+            TOP + "discover = true\n" + TARGET,
+            ("discover = true in {main}", 60.0),
+        ),
+        case("at least 30 s", TOP + "interval = 5\n", ("no target configured", 30.0)),
+        case("four intervals", TOP + "interval = 10\n", ("no target configured", 40.0)),
+        case("its own interval", TOP + "discover_interval = 20\n", ("no target configured", 20.0)),
+    ],
+)
+def test_discovery_is_on_without_targets_and_an_explicit_setting_wins(
+    world: World, given: Given, expected: tuple[str, float] | None
+) -> None:
+    """Unset, discover is on when no target is named; it looks every 4 intervals, at least 30 s."""
+    discovery = world.load(given).discovery
+
+    if expected is None:
+        assert discovery is None
+    else:
+        assert discovery is not None
+        assert (discovery.reason, discovery.interval) == (world.fill(expected[0]), expected[1])
+
+
+def test_credentials_and_filters_are_read_in_normal_form(world: World) -> None:
+    """Matches are kept normalised (ports, paths, addresses, names); passwords read once."""
+    main = TOP + 'discover_only = ["6379", "localhost:6380"]\ndiscover_exclude = ["sentinel"]\n'
+    for match in ("06379", "/run/redis/redis-server.sock", "valkey://127.0.0.1:7000", "cache"):
+        main += f'[[credential]]\nmatch = "{match}"\nusername = "mon"\npassword_file = "pw"\n'
+
+    discovery = world.load(Given(main, files={"pw": CANARY + "\n"})).discovery
+
+    assert discovery is not None
+    assert (discovery.only, discovery.exclude) == (
+        ("6379", "redis://localhost:6380"),
+        ("sentinel",),
+    )
+    assert [(c.match, c.username, c.password) for c in discovery.credentials] == [
+        (match, "mon", Secret(CANARY))
+        for match in ("6379", "/run/redis/redis-server.sock", "redis://127.0.0.1:7000", "cache")
+    ]
+    assert CANARY not in repr(discovery)
+
+
+# --- discovered servers as targets ---------------------------------------------------------
+
+
+def server(
+    addr: str, name: str = "", *, needs_credential: bool = False, other_addrs: tuple[str, ...] = ()
+) -> Server:
+    """A server as discover() reports one."""
+    name = name or addr.rpartition(":")[2]
+    return Server(name, addr, "primary", ("title (pid 1)",), needs_credential, other_addrs)
+
+
+SOCKET = "unix:///run/redis/redis-server.sock"
+
+
+def discovering(world: World, *lines: str, files: Mapping[str, Content] | None = None) -> Config:
+    """A configuration with discovery on, the main file's lines added."""
+    main = TOP + "discover = true\ntimeout = 2\ncheck_keys = ['db0=a*']\n"
+    return world.load(Given(main + "".join(f"{line}\n" for line in lines), files=files or {}))
+
+
+@pytest.mark.parametrize(
+    ("configured", "found"),
+    [
+        ("redis://127.0.0.1:6379", server("redis://127.0.0.1:6379")),
+        ("localhost:6379", server("redis://127.0.0.1:6379")),
+        ("redis://[::1]:6379", server("redis://[::1]:6379")),
+        (SOCKET, server("redis://127.0.0.1:6379", other_addrs=(SOCKET,))),
+        (
+            "redis://127.0.0.1:6379",
+            server(SOCKET, "redis-server", other_addrs=("redis://127.0.0.1:6379",)),
+        ),
+    ],
+)
+def test_a_configured_target_wins_over_the_same_server_discovered(
+    world: World, configured: str, found: Server
+) -> None:
+    """A server a target already names (by its address or any other) gets no second target."""
+    cfg = discovering(world, f'[[target]]\nname = "mine"\naddr = "{configured}"')
+
+    assert [t.name for t in with_servers(cfg, [found]).targets] == ["mine"]
+
+
+def test_discovered_servers_become_targets_with_the_top_level_defaults(world: World) -> None:
+    """A discovered server is a Target named as found, inheriting timeout, options and owner."""
+    cfg = discovering(world, 'config_command = "CFG"')
+
+    merged = with_servers(
+        cfg, [server("redis://127.0.0.1:6380"), server("rediss://127.0.0.1:6390")]
+    )
+
+    assert merged.owner == cfg.owner
+    assert merged.targets == (
+        Target(
+            name="6380",
+            addr="redis://127.0.0.1:6380",
+            timeout=2.0,
+            config_command="CFG",
+            options=Options(check_keys=(KeyPattern(0, "a*"),)),
+            source=DISCOVERED,
+        ),
+        Target(
+            name="6390",
+            addr="rediss://127.0.0.1:6390",
+            timeout=2.0,
+            tls=Tls(),
+            config_command="CFG",
+            options=Options(check_keys=(KeyPattern(0, "a*"),)),
+            source=DISCOVERED,
+        ),
+    )
+    assert discovered(merged) == list(merged.targets)
+    assert with_servers(merged, []).targets == ()
+
+
+@pytest.mark.parametrize(
+    "match",
+    ["6379", "redis-server", "/run/redis/redis-server.sock", "127.0.0.1:6379", "localhost:6379"],
+)
+def test_a_credential_matches_a_discovered_server_by_any_of_its_names(
+    world: World, match: str
+) -> None:
+    """A [[credential]] matching a server's name, port, socket or address gives it its login."""
+    cfg = discovering(
+        world,
+        f'[[credential]]\nmatch = "{match}"\nusername = "mon"\npassword_file = "pw"',
+        files={"pw": CANARY},
+    )
+    found = server(
+        "redis://127.0.0.1:6379", "redis-server", needs_credential=True, other_addrs=(SOCKET,)
+    )
+
+    (merged,) = with_servers(cfg, [found]).targets
+
+    assert (merged.username, merged.password, merged.advice) == ("mon", Secret(CANARY), "")
+
+
+def test_a_server_needing_a_credential_without_one_is_told_what_to_add(world: World) -> None:
+    """Without a matching [[credential]] the target has no password, and advice naming it."""
+    cfg = discovering(
+        world, '[[credential]]\nmatch = "7000"\npassword_file = "pw"', files={"pw": CANARY}
+    )
+
+    (merged,) = with_servers(cfg, [server("redis://127.0.0.1:6379", needs_credential=True)]).targets
+
+    assert merged.password is None
+    assert merged.advice == (
+        "it needs a credential: add a [[credential]] with match = '6379' and password_file or"
+        " password_credential"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "names"),
+    [
+        ([], ["6379", "6380", "redis-server"]),
+        (['discover_only = ["6380", "/run/redis/redis-server.sock"]'], ["6380", "redis-server"]),
+        (['discover_exclude = ["redis://localhost:6379", "redis-server"]'], ["6380"]),
+        (['discover_only = ["6379", "6380"]', 'discover_exclude = ["6380"]'], ["6379"]),
+    ],
+)
+def test_discover_only_and_exclude_choose_servers(
+    world: World, lines: list[str], names: list[str]
+) -> None:
+    """discover_only keeps the servers it matches, discover_exclude drops those it matches."""
+    cfg = discovering(world, *lines)
+    found = [
+        server("redis://127.0.0.1:6379"),
+        server("redis://127.0.0.1:6380"),
+        server(SOCKET, "redis-server"),
+    ]
+
+    assert [t.name for t in with_servers(cfg, found).targets] == names
+
+
+def test_a_discovered_name_a_target_holds_becomes_the_full_address_name(world: World) -> None:
+    """A configured target named like a discovered server on another address keeps its name."""
+    cfg = discovering(world, '[[target]]\nname = "6379"\naddr = "redis://10.0.0.1:6379"')
+
+    merged = with_servers(cfg, [server("redis://127.0.0.1:6379")])
+
+    assert [(t.name, t.addr) for t in merged.targets] == [
+        ("6379", "redis://10.0.0.1:6379"),
+        ("127_0_0_1_6379", "redis://127.0.0.1:6379"),
+    ]
+
+
+def test_with_discovery_off_no_server_becomes_a_target(world: World) -> None:
+    """A configuration with discovery off takes no discovered server."""
+    cfg = world.load(Given(ONE))
+
+    assert with_servers(cfg, [server("redis://127.0.0.1:6380")]).targets == cfg.targets

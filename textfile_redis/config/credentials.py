@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 
 
 def file_password(
-    table: Table, where: Where, base: Path, addr: Addr, settings: Settings
+    table: Table, where: Where, base: Path, in_addr: str | None, settings: Settings
 ) -> Secret | None:
-    """The password from password, password_file, password_credential or addr: one of them."""
+    """The password from password, password_file, password_credential or addr: one of them.
+
+    in_addr: the password the table's addr holds, if any.
+    """
     if not settings.read_secrets:
         return None
     password = get_str(table, "password", where) or None
@@ -30,14 +33,14 @@ def file_password(
         "password": password,
         "password_file": path,
         "password_credential": credential,
-        "addr": addr.password,
+        "addr": in_addr,
     }
     _check_given_once(where, sources)
     if path is not None:
         return Secret(read_secret(path, where, "password_file"))
     if credential is not None:
         return Secret(read_secret(credential, where, "password_credential"))
-    value = password or addr.password
+    value = password or in_addr
     return Secret(value) if value else None
 
 

@@ -6,9 +6,12 @@ import dataclasses
 import stat
 from typing import TYPE_CHECKING
 
+from textfile_redis.discover import textfile_dir
+
 from .addresses import has_password
+from .discovery import read_discovery
 from .environment import command_line_targets
-from .fields import blamed_on
+from .fields import Where, blamed_on
 from .model import CONFD_NAME, DEFAULT_CONFIG_PATH, Config, ConfigError
 from .owner import command_line_owner, config_owner
 from .reading import read_main
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from .fields import Table
     from .model import Overrides, Target
     from .reading import ConfigFile
-    from .settings import Settings
+    from .settings import FindTextfileDir, Settings
 
 
 def load_config(
@@ -31,12 +34,15 @@ def load_config(
     *,
     read_secrets: bool = True,
     allow_no_targets: bool = False,
+    find_textfile_dir: FindTextfileDir = textfile_dir,
 ) -> Config:
     """Load and validate the configuration; raise ConfigError naming file and key.
 
     Without read_secrets no password is read, for `cleanup`: systemd hands LoadCredential=
     secrets to ExecStart= but not to ExecStopPost=, where cleanup runs. allow_no_targets is for
-    cleanup and reloads: when the last target goes, its file must go too.
+    cleanup and reloads: when the last target goes, its file must go too. find_textfile_dir
+    says where node_exporter reads textfiles when neither the file nor --textfile-dir does.
+    Discovered targets are not in it: see with_servers.
 
     A configuration is loaded or refused, nothing else: any unexpected exception (RecursionError
     from absurd nesting, a path the OS rejects...) becomes a ConfigError naming the file.
@@ -44,12 +50,19 @@ def load_config(
     main_path = (overrides.config_path or DEFAULT_CONFIG_PATH).absolute()
     with blamed_on(main_path):
         main = read_main(main_path, explicit=overrides.config_path is not None)
-        settings = read_settings(main.table, main_path, overrides, environ)
+        settings = read_settings(main.table, main_path, overrides, environ, find_textfile_dir)
         if not read_secrets:
             settings = dataclasses.replace(settings, read_secrets=False)
         targets, owner, files = _targets(main, overrides, environ, settings)
-        if not targets and not allow_no_targets:
-            msg = f"{main_path}: no targets: add [[target]] to {main_path} or give --redis-addr"
+        where = Where(str(main_path))
+        discovery = read_discovery(
+            main.table, where, main_path.parent, settings, configured=bool(targets)
+        )
+        if not targets and discovery is None and not allow_no_targets:
+            msg = (
+                f"{main_path}: no targets: add [[target]] to {main_path}, give --redis-addr"
+                " or set discover = true"
+            )
             raise ConfigError(msg)
         check_textfile_dir(settings.textfile_dir, settings.textfile_origin)
     return Config(
@@ -61,6 +74,8 @@ def load_config(
         config_path=main_path,
         watched_paths=config_paths(main_path),
         warnings=_exposure_warnings(files),
+        textfile_reason=settings.textfile_reason,
+        discovery=discovery,
     )
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_CONFIG_PATH = Path("/etc/textfile-redis/config.toml")
-DEFAULT_TEXTFILE_DIR = Path("/var/lib/node_exporter")
 DEFAULT_INTERVAL = 15.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_PORT = 6379
@@ -39,7 +38,22 @@ OPTION_KEYS = (
     "lua_scripts",
     "max_scrape_bytes",
 )
-TOP_KEYS = ("textfile_dir", "interval", "timeout", "config_command", "target", *OPTION_KEYS)
+DISCOVERY_KEYS = ("discover", "discover_interval", "discover_only", "discover_exclude")
+TOP_KEYS = (
+    "textfile_dir",
+    "interval",
+    "timeout",
+    "config_command",
+    "target",
+    "credential",
+    *DISCOVERY_KEYS,
+    *OPTION_KEYS,
+)
+CREDENTIAL_KEYS = ("match", "username", "password_file", "password_credential")
+# Rediscovery: every DISCOVER_INTERVALS intervals, never more often than DISCOVER_INTERVAL_MIN.
+DISCOVER_INTERVALS = 4
+DISCOVER_INTERVAL_MIN = 30.0
+DISCOVERED = "discovery"  # the source of a discovered target
 TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_skip_verify")
 TARGET_KEYS = (
     "name",
@@ -162,11 +176,36 @@ class Target:
     config_command: str = DEFAULT_CONFIG_COMMAND
     options: Options = Options()
     source: str = "<command line>"  # the file (or flag) that defined it, for messages
+    advice: str = ""  # said with its failures: what a discovered server still needs
 
     @property
     def filename(self) -> str:
         """The metrics file this target owns in the textfile directory."""
         return f"redis_{self.name}.prom"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A [[credential]] table: what a discovered server it matches authenticates with."""
+
+    match: str  # as written: a discovered name, a port, a socket path or an address
+    username: str | None = None
+    password: Secret | None = None
+    source: str = ""  # "credential[1] in /etc/textfile-redis/config.toml", for messages
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """Discovery's settings: how often, which servers, and what discovered targets inherit."""
+
+    reason: str  # why it is on, in a few words: `discover = true` or the default
+    interval: float  # seconds between rediscoveries
+    timeout: float
+    config_command: str = DEFAULT_CONFIG_COMMAND
+    options: Options = Options()
+    credentials: tuple[Credential, ...] = ()
+    only: tuple[str, ...] = ()  # match forms; empty: every server found
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +220,8 @@ class Config:
     config_path: Path
     watched_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()  # one line each, for the operator; never a secret
+    textfile_reason: str = ""  # where textfile_dir came from, in a few words
+    discovery: Discovery | None = None  # None: discovery is off
 
 
 @dataclass(frozen=True, slots=True)

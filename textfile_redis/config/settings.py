@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from textfile_redis.discover import TextfileDir, textfile_dir
 
 from .fields import (
     Where,
@@ -20,7 +23,6 @@ from .fields import (
 from .model import (
     DEFAULT_CONFIG_COMMAND,
     DEFAULT_INTERVAL,
-    DEFAULT_TEXTFILE_DIR,
     DEFAULT_TIMEOUT,
     TOP_KEYS,
     ConfigError,
@@ -42,6 +44,7 @@ class Settings:
 
     textfile_dir: Path
     textfile_origin: str  # message prefix naming where textfile_dir came from
+    textfile_reason: str  # the same in a few words, for the operator
     interval: float
     timeout: float
     config_command: str
@@ -50,17 +53,26 @@ class Settings:
     read_secrets: bool = True
 
 
+# Where node_exporter reads textfiles, when neither the file nor --textfile-dir says.
+FindTextfileDir = Callable[[], TextfileDir]
+
+
 def read_settings(
-    main: Table, main_path: Path, overrides: Overrides, environ: Mapping[str, str]
+    main: Table,
+    main_path: Path,
+    overrides: Overrides,
+    environ: Mapping[str, str],
+    find_textfile_dir: FindTextfileDir = textfile_dir,
 ) -> Settings:
     """Check the main file's top-level keys and apply the command line's overrides."""
     where = Where(str(main_path))
     check_keys(main, TOP_KEYS, where)
-    textfile_dir, origin = _textfile_dir(main, where, main_path.parent, overrides.textfile_dir)
+    found = _textfile_dir(main, where, main_path.parent, overrides.textfile_dir, find_textfile_dir)
     interval = _interval(main, where, overrides.interval)
     return Settings(
-        textfile_dir=textfile_dir,
-        textfile_origin=origin,
+        textfile_dir=found[0],
+        textfile_origin=found[1],
+        textfile_reason=found[2],
         interval=interval,
         timeout=_timeout(main, where, interval),
         config_command=get_command(main, where, DEFAULT_CONFIG_COMMAND),
@@ -69,13 +81,18 @@ def read_settings(
     )
 
 
-def _textfile_dir(main: Table, where: Where, base: Path, override: Path | None) -> tuple[Path, str]:
+def _textfile_dir(
+    main: Table, where: Where, base: Path, override: Path | None, find: FindTextfileDir
+) -> tuple[Path, str, str]:
+    """The directory, the prefix of messages about it, and why it was chosen."""
     from_file = get_path(main, "textfile_dir", where, base)
     if override is not None:
-        return override.absolute(), "--textfile-dir"
+        return override.absolute(), "--textfile-dir", "--textfile-dir"
     if from_file is not None:
-        return from_file, f"{where.source}: textfile_dir"
-    return DEFAULT_TEXTFILE_DIR, f"{where.source}: textfile_dir (default)"
+        return from_file, f"{where.source}: textfile_dir", f"textfile_dir in {where.source}"
+    found = find()
+    reason = f"textfile_dir unset: {found.reason}"
+    return found.path, f"{where.source}: {reason}", reason
 
 
 def _interval(main: Table, where: Where, override: float | None) -> float:

@@ -103,7 +103,7 @@ def _file_target(table: Table, where: Where, base: Path, settings: Settings) -> 
         addr=addr.url,
         timeout=_target_timeout(table, where, settings),
         username=_username(table, where, addr),
-        password=file_password(table, where, base, addr, settings),
+        password=file_password(table, where, base, addr.password, settings),
         labels=_labels(table, where),
         tls=tls(table, where, base, addr),
         config_command=get_command(table, where, settings.config_command),
