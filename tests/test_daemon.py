@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
+import queue
 import signal
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from servers import wait_for
 
-from textfile_redis.config import Config, ConfigError, Target
+from textfile_redis.config import Config, ConfigError, Credential, Discovery, Secret, Target
 from textfile_redis.cycle import TargetReport
 from textfile_redis.daemon import Daemon, Event, _next_tick, freeze_long_lived
+from textfile_redis.discover import Server
 from textfile_redis.notify import Notifier
 
 if TYPE_CHECKING:
@@ -268,3 +271,237 @@ def test_exposure_warnings_are_logged_at_start_and_at_each_reload(
 
     assert _run_until(daemon, after=lambda: "reloaded:" in caplog.text) == 0
     assert caplog.messages.count(warning) == 2
+
+
+# --- rediscovery, with a stand-in discover function --------------------------------------------
+
+
+class FakeDiscover:
+    """A discover function that hands out the results a test gives it, one call per result."""
+
+    def __init__(self) -> None:
+        self.results: queue.SimpleQueue[list[Server]] = queue.SimpleQueue()
+        self.calls = 0
+
+    def __call__(self) -> list[Server]:
+        """Wait for the test's next result; a call nobody answers blocks (a slow discovery)."""
+        self.calls += 1
+        return self.results.get()
+
+    def answer(self, *servers: Server) -> None:
+        """The servers the next (or a waiting) call finds."""
+        self.results.put(list(servers))
+
+
+class RecordingCollector(FakeCollector):
+    """A FakeCollector that also keeps which targets each cycle started and which it retired."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cycles: list[set[str]] = []
+        self.retired: list[str] = []
+
+    def start_cycle(self, on_done: Callable[[TargetReport], None]) -> list[str]:
+        """Report every target at once, and remember them."""
+        self.cycles.append({target.name for target in self.targets})
+        return super().start_cycle(on_done)
+
+    def reconfigure(self, config: Config, timeout: float) -> list[Target]:
+        """Adopt the targets; remember the retired ones."""
+        retired = super().reconfigure(config, timeout)
+        self.retired += [target.name for target in retired]
+        return retired
+
+    def collecting(self, name: str) -> bool:
+        """Whether the target is among the collector's current ones."""
+        return name in {target.name for target in self.targets}
+
+
+def _found(port: int, *, needs_credential: bool = False) -> Server:
+    return Server(str(port), f"redis://127.0.0.1:{port}", "primary", ("title",), needs_credential)
+
+
+def _discovering(
+    tmp_path: Path, *, interval: float = 3600.0, every: float = 3600.0, **discovery: Any
+) -> Config:
+    """A configuration with discovery on; by default one cycle and one discovery at start."""
+    config = _config(tmp_path)
+    on = Discovery("discover = true", interval=every, timeout=1.0, **discovery)
+    return dataclasses.replace(config, interval=interval, discovery=on)
+
+
+def _run_steps(daemon: Daemon, steps: Callable[[], None]) -> None:
+    """Run the daemon here while `steps` runs on a thread; STOP after them, even if they fail."""
+    failures: list[BaseException] = []
+
+    def script() -> None:
+        try:
+            steps()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's own thread
+            failures.append(exc)
+        finally:
+            daemon.post(Event.STOP)
+
+    threading.Thread(target=script, daemon=True).start()
+    assert daemon.run() == 0
+    if failures:
+        raise failures[0]
+
+
+def _discovering_daemon(
+    config: Config, discover: FakeDiscover, load: Callable[[], Config] | None = None
+) -> tuple[Daemon, RecordingCollector]:
+    collector = RecordingCollector()
+    daemon = Daemon(
+        config,
+        load or (lambda: config),
+        Notifier({}),
+        collector=collector,  # type: ignore[arg-type]
+        watcher=FakeWatcher(),
+        discover=discover,
+    )
+    return daemon, collector
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_first_discovery_is_collected_at_once_and_leftovers_wait_for_it(tmp_path: Path) -> None:
+    """At start the first discovery's servers are collected at once, not an interval later.
+
+    A file of the last run is kept if its server is found again, removed if not.
+    """
+    config = _discovering(tmp_path)
+    for name in ("6379", "6380"):
+        (tmp_path / f"redis_{name}.prom").write_text(
+            f"# textfile-redis owner={config.owner} target={name}\n"
+        )
+    discover = FakeDiscover()
+    daemon, collector = _discovering_daemon(config, discover)
+
+    def steps() -> None:
+        wait_for(lambda: collector.cycles, message="no first cycle")
+        assert (tmp_path / "redis_6380.prom").exists()  # not removed before discovery says
+        discover.answer(_found(6379))
+        wait_for(
+            lambda: any("6379" in cycle for cycle in collector.cycles), message="not collected"
+        )
+        wait_for(lambda: not (tmp_path / "redis_6380.prom").exists(), message="leftover stayed")
+
+    _run_steps(daemon, steps)
+    assert collector.cycles[0] == set()  # the first cycle did not wait for discovery
+    assert (tmp_path / "redis_6379.prom").exists() is False  # removed at stop, as ours
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_server_that_appears_is_collected_and_one_gone_twice_is_dropped(tmp_path: Path) -> None:
+    """A new server becomes a target; one absent from two discoveries in a row loses it."""
+    discover = FakeDiscover()
+    daemon, collector = _discovering_daemon(
+        _discovering(tmp_path, interval=0.02, every=0.02), discover
+    )
+
+    def steps() -> None:
+        discover.answer()
+        discover.answer(_found(6379))
+        wait_for(lambda: collector.collecting("6379"), message="new server not collected")
+        discover.answer()  # absent once: kept
+        wait_for(lambda: discover.calls >= 4, message="no fourth discovery")
+        assert collector.collecting("6379")
+        discover.answer()  # absent twice: gone
+        wait_for(lambda: not collector.collecting("6379"), message="gone server kept")
+
+    _run_steps(daemon, steps)
+    assert collector.retired == ["6379"]
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_server_missed_by_one_discovery_keeps_its_target(tmp_path: Path) -> None:
+    """A restarting server, absent from one discovery, is never retired: its file stays."""
+    discover = FakeDiscover()
+    daemon, collector = _discovering_daemon(
+        _discovering(tmp_path, interval=0.02, every=0.02), discover
+    )
+
+    def steps() -> None:
+        discover.answer(_found(6379))
+        wait_for(lambda: collector.collecting("6379"), message="server not collected")
+        for found in ([], [_found(6379)], [], [_found(6379)]):
+            discover.answer(*found)
+        wait_for(lambda: discover.calls >= 6, message="discoveries stalled")
+
+    _run_steps(daemon, steps)
+    assert collector.retired == []
+    assert collector.collecting("6379")
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_a_slow_discovery_never_delays_a_cycle(tmp_path: Path) -> None:
+    """Cycles keep their schedule while a discovery hangs; its result is merged when it comes."""
+    discover = FakeDiscover()
+    daemon, collector = _discovering_daemon(
+        _discovering(tmp_path, interval=0.02, every=0.02), discover
+    )
+
+    def steps() -> None:
+        wait_for(lambda: discover.calls == 1, message="no discovery")
+        cycles = len(collector.cycles)
+        wait_for(lambda: len(collector.cycles) >= cycles + 10, message="cycles waited")
+        assert discover.calls == 1  # one discovery at a time, however long it takes
+        discover.answer(_found(6379))
+        wait_for(lambda: collector.collecting("6379"), message="late result not merged")
+
+    _run_steps(daemon, steps)
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_a_reload_keeps_discovered_targets_and_gives_them_a_new_credential(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload keeps what discovery found, discovers again, and a credential added is used."""
+    without = _discovering(tmp_path)
+    credential = Credential("6379", "monitor", Secret(CANARY))
+    with_credential = _discovering(tmp_path, credentials=(credential,))
+    discover = FakeDiscover()
+    daemon, collector = _discovering_daemon(without, discover, lambda: with_credential)
+
+    def steps() -> None:
+        discover.answer(_found(6379, needs_credential=True))
+        wait_for(lambda: collector.collecting("6379"), message="server not collected")
+        (target,) = collector.targets
+        assert (target.password, "needs a credential" in target.advice) == (None, True)
+        daemon.post(Event.RELOAD)
+        wait_for(lambda: discover.calls == 2, message="a reload did not discover again")
+        (target,) = collector.targets
+        assert (target.username, target.password, target.advice) == ("monitor", Secret(CANARY), "")
+        discover.answer(_found(6379, needs_credential=True))
+
+    _run_steps(daemon, steps)
+    assert "reloaded: 1 target(s); added: none; removed: none" in caplog.messages
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_a_failed_discovery_keeps_the_servers_and_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A discovery that raises removes nothing, and says so in one line until one works."""
+    calls: list[None] = []
+
+    def discover() -> list[Server]:
+        calls.append(None)
+        if len(calls) == 1:
+            return [_found(6379)]
+        raise OSError(CANARY[:0] + "no /proc")
+
+    collector = RecordingCollector()
+    daemon = Daemon(
+        _discovering(tmp_path, interval=0.02, every=0.02),
+        lambda: _config(tmp_path),
+        Notifier({}),
+        collector=collector,  # type: ignore[arg-type]
+        watcher=FakeWatcher(),
+        discover=discover,
+    )
+
+    _run_steps(daemon, lambda: wait_for(lambda: len(calls) >= 5, message="discoveries stalled"))
+    assert collector.retired == []
+    failed = [m for m in caplog.messages if m.startswith("discovery failed")]
+    assert failed == ["discovery failed; the servers found before stay: OSError: no /proc"]

@@ -25,7 +25,11 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         set(),
     ),
     "discover": (set(), set()),
-    "daemon": ({"config", "cycle", "textfile", "watch", "notify"}, set()),
+    "daemon": (
+        {"config", "cycle", "discover", "notify", "rediscovery", "textfile", "watch"},
+        set(),
+    ),
+    "rediscovery": ({"discover"}, set()),
     "cycle": ({"config", "scrape", "textfile", "translate"}, set()),
     "config": ({"catalog", "discover"}, set()),
     "scrape": ({"allowance", "config", "commands", "keyscan", "replies"}, {"redis"}),

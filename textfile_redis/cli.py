@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, Overrides, load_config
+from .config import (
+    DEFAULT_CONFIG_PATH,
+    DISCOVERED,
+    Config,
+    ConfigError,
+    Overrides,
+    load_config,
+    with_servers,
+)
 from .cycle import Collector
 from .daemon import STOP_WRITERS_TIMEOUT, Daemon, remove_owned
 from .discover import Server, TextfileDir, discover, textfile_dir
@@ -86,22 +94,39 @@ def _interrupt_on_stop_signals() -> None:
 
 def _run(config: Config, args: argparse.Namespace, overrides: Overrides) -> int:
     log.info(
-        "textfile-redis %s: %d target(s) into %s every %gs",
+        "textfile-redis %s: %d configured target(s) into %s (%s) every %gs; %s",
         __version__,
         len(config.targets),
         config.textfile_dir,
+        config.textfile_reason,
         config.interval,
+        _discovery_summary(config),
     )
     notifier = Notifier(os.environ)
 
     def reload() -> Config:
         return load_config(overrides, os.environ, allow_no_targets=True)
 
-    daemon = Daemon(config, reload, notifier)
+    daemon = Daemon(config, reload, notifier, discover=discover)
     return daemon.run(early_signals=args.early_signals)
 
 
+def _discovery_summary(config: Config) -> str:
+    if config.discovery is None:
+        return "discovery off"
+    discovery = config.discovery
+    return f"discovery on ({discovery.reason}), every {discovery.interval:g}s"
+
+
+def _with_discovered(config: Config) -> Config:
+    """The configuration with the servers discovered now, when discovery is on."""
+    return with_servers(config, discover()) if config.discovery is not None else config
+
+
 def _once(config: Config, _args: argparse.Namespace, _overrides: Overrides) -> int:
+    config = _with_discovered(config)
+    if not config.targets:
+        log.warning("nothing to collect: no target is configured and discovery found no server")
     collector = Collector(config)
     try:
         reports = collector.cycle()
@@ -127,7 +152,15 @@ def _abandon(collector: Collector, config: Config) -> None:
 
 
 def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> int:
-    print(f"configuration ok: {len(config.targets)} target(s), writing to {config.textfile_dir}")  # noqa: T201
+    config = _with_discovered(config)
+    print(  # noqa: T201
+        f"configuration ok: {len(config.targets)} target(s), writing to {config.textfile_dir}"
+        f" ({config.textfile_reason}); {_discovery_summary(config)}"
+    )
+    for target in config.targets:
+        origin = "discovered" if target.source == DISCOVERED else f"from {target.source}"
+        notes = "; ".join(note for note in (origin, target.advice) if note)
+        print(f"  {target.name}\t{target.addr}\t{notes}")  # noqa: T201
     failures = _print_conflicts(config)
     if not args.connect:
         return EXIT_FAILURE if failures else EXIT_OK

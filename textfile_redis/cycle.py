@@ -37,8 +37,10 @@ class TargetReport:
         return self.scrape_error is None and self.write_error is None
 
     def describe(self) -> str:
-        """One line for the operator: which target failed and why."""
+        """One line for the operator: which target failed, why, and what it needs, if known."""
         problems = [p for p in (self.scrape_error, self.write_error) if p]
+        if self.scrape_error and self.target.advice:
+            problems.append(self.target.advice)
         return f"target {self.target.name} ({self.target.addr}): " + "; ".join(problems or ["ok"])
 
 

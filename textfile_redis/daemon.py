@@ -15,17 +15,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from .config import ConfigError, config_paths
+from .config import ConfigError, config_paths, discovered, with_servers
 from .cycle import Collector, TargetReport
+from .rediscovery import Discovered, Sightings, discover_in_background
 from .textfile import owned_files, remove_files, temp_files
 from .watch import ConfigWatcher
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
     from types import FrameType
 
     from .config import Config, Target
+    from .discover import Server
     from .notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -72,16 +74,24 @@ def remove_owned(config: Config, keep: Iterable[str] = ()) -> list[Path]:
     return remove_files([*ours, *temp_files(config.textfile_dir, config.owner)], config.owner)
 
 
+_Queued = Event | TargetReport | Loaded | Discovered
+
+
 class Daemon:
     """Runs cycles until a signal stops it; the only place that owns the textfiles' lifetime.
 
     Every wakeup drains the whole event queue, then acts by priority: a STOP first, whatever
-    else came with it; then reports and loaded configurations; then at most one reload; then
-    the tick. A reload's loading (reading and checking files) runs on a thread of its own, so
-    a stop never waits behind it, and reload requests that come meanwhile merge into one.
+    else came with it; then reports, loaded configurations and discoveries; then at most one
+    reload; then a rediscovery when due; then the tick. A reload's loading (reading and checking
+    files) and a discovery each run on a thread of their own, so a stop never waits behind them
+    and a cycle never waits for them; requests that come meanwhile merge into one.
+
+    Discovery (when the configuration turns it on): at start, every discovery interval and at
+    each reload. The first result is merged at once; later ones at the start of the next cycle.
+    A server missed by one discovery keeps its target (see rediscovery.Sightings).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators come in from outside, each one replaceable
         self,
         config: Config,
         load_config: Callable[[], Config],
@@ -89,11 +99,12 @@ class Daemon:
         *,
         collector: Collector | None = None,
         watcher: Watcher | None = None,
+        discover: Callable[[], Sequence[Server]] | None = None,
     ) -> None:
         self.config = config
         self._load_config = load_config
         self._notifier = notifier
-        self._events: queue.SimpleQueue[Event | TargetReport | Loaded] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._collector = collector or Collector(config)
         self._watcher = watcher or ConfigWatcher(
             *config_paths(config.config_path), lambda: self.post(Event.CONFIG_CHANGED)
@@ -107,6 +118,14 @@ class Daemon:
         self._sweep_due = False  # a retired target's writer may have landed a file late
         self._stopping = False
         self._heap_settled = False  # see freeze_long_lived
+        self._discover = discover  # None: never discovers, whatever the configuration says
+        self._sightings = Sightings()
+        self._discover_due = math.inf
+        self._discovering = False
+        self._discover_again = False  # a discovery asked for while one was running
+        self._discovered_once = False
+        self._discovery_failing = False  # logged when that changes, not at every discovery
+        self._merge_due = False  # a discovery's result waits for the next cycle's start
 
     def post(self, event: Event) -> None:
         """Queue an event; safe from signal handlers (SimpleQueue.put is reentrant)."""
@@ -121,7 +140,12 @@ class Daemon:
         if any(signum in STOP_SIGNALS for signum in early_signals):
             self.post(Event.STOP)
         self._log_warnings(self.config)
-        self._remove_leftovers()
+        if self._discovery_on():
+            # Leftovers are known once the first discovery is merged: a file of a server
+            # discovered by the last run is then kept, not removed and written again.
+            self._discover_due = 0.0
+        else:
+            self._remove_leftovers()
         self._warn_if_watchdog_too_short()
         self._watcher.start()
         try:
@@ -132,17 +156,19 @@ class Daemon:
     def _loop(self) -> int:
         next_cycle = time.monotonic()
         while True:
-            events = self._wait(min(next_cycle, self._reload_due))
+            events = self._wait(min(next_cycle, self._reload_due, self._discover_due))
             if Event.STOP in events:
                 return self._stop()
             self._handle(events)
             if time.monotonic() >= self._reload_due:
                 self._begin_reload()
+            if time.monotonic() >= self._discover_due:
+                self._begin_discovery()
             if time.monotonic() >= next_cycle:
                 self._start_cycle()
                 next_cycle = _next_tick(next_cycle, self.config.interval, time.monotonic())
 
-    def _wait(self, deadline: float) -> list[Event | TargetReport | Loaded]:
+    def _wait(self, deadline: float) -> list[_Queued]:
         """Everything queued once something is, or nothing when the deadline comes first."""
         try:
             events = [self._events.get(timeout=max(0.0, deadline - time.monotonic()))]
@@ -153,12 +179,14 @@ class Daemon:
                 events.append(self._events.get_nowait())
         return events
 
-    def _handle(self, events: Iterable[Event | TargetReport | Loaded]) -> None:
+    def _handle(self, events: Iterable[_Queued]) -> None:
         for event in events:
             if isinstance(event, TargetReport):
                 self._note(event)
             elif isinstance(event, Loaded):
                 self._adopt(event)
+            elif isinstance(event, Discovered):
+                self._found(event)
             elif event is Event.RELOAD:
                 self._reload_due = 0.0  # many SIGHUPs in one wakeup are one reload
             elif event is Event.CONFIG_CHANGED:
@@ -197,6 +225,8 @@ class Daemon:
             )
 
     def _start_cycle(self) -> None:
+        if self._merge_due:
+            self._merge_discovered()
         started = self._collector.start_cycle(self._events.put)
         self._cycle.begin(started)
         if not self._cycle.pending:  # no targets: an idle daemon is still a healthy one
@@ -285,7 +315,22 @@ class Daemon:
             log.error("reload failed (%s); the daemon goes on", type(exc).__name__)  # noqa: TRY400 - one line
             log.debug("reload failure", exc_info=True)
 
-    def _reconfigure(self, new_config: Config) -> None:
+    def _reconfigure(self, loaded: Config) -> None:
+        """Adopt a reloaded configuration, with the servers discovery still counts."""
+        old_config = self.config
+        if loaded.discovery is None:
+            self._sightings.clear()
+        retired = self._apply(with_servers(loaded, self._sightings.servers()))
+        self._log_reload(old_config, retired)
+        self._heap_settled = False
+        if not self.config.targets:
+            log.warning("no targets left: nothing to collect until the configuration has some")
+        # A reload looks again at once: a credential added may be what a server waited for.
+        self._discover_due = 0.0 if self._discovery_on() else math.inf
+        self._start_cycle()  # new targets get their files at once
+
+    def _apply(self, new_config: Config) -> list[Target]:
+        """Switch to a configuration: retire the targets it drops and remove their files."""
         old_config = self.config
         # Each retired writer gets a share of the budget, so a reload that retires hundreds of
         # targets cannot hold a stop back for hundreds of timeouts.
@@ -297,12 +342,63 @@ class Daemon:
         self._cycle.forget(t.name for t in retired)
         kept = {(t.name, t.addr) for t in new_config.targets}
         self._failing = {key: bad for key, bad in self._failing.items() if key in kept}
-        self._sweep_due = bool(retired)
-        self._log_reload(old_config, retired)
-        self._heap_settled = False
-        if not new_config.targets:
-            log.warning("no targets left: nothing to collect until the configuration has some")
-        self._start_cycle()  # new targets get their files at once
+        self._sweep_due = self._sweep_due or bool(retired)
+        return retired
+
+    def _discovery_on(self) -> bool:
+        return self._discover is not None and self.config.discovery is not None
+
+    def _begin_discovery(self) -> None:
+        """Discover on a thread; the loop merges what comes back (see _found)."""
+        discovery = self.config.discovery
+        if self._discover is None or discovery is None:
+            self._discover_due = math.inf
+            return
+        self._discover_due = time.monotonic() + discovery.interval
+        if self._discovering:
+            self._discover_again = True
+            return
+        self._discovering = True
+        discover_in_background(self._discover, self._events.put)
+
+    def _found(self, found: Discovered) -> None:
+        """Note a discovery's servers; merged at once the first time, else at the next cycle."""
+        self._discovering = False
+        if self._discover_again:
+            self._discover_again = False
+            self._discover_due = 0.0
+        if not self._discovery_on():
+            return
+        if found.servers is None:
+            if not self._discovery_failing:
+                log.warning("discovery failed; the servers found before stay: %s", found.failure)
+            self._discovery_failing = True
+            return
+        if self._discovery_failing:
+            log.info("discovery works again")
+            self._discovery_failing = False
+        self._sightings.update(found.servers)
+        self._merge_due = True
+        if not self._discovered_once:
+            self._discovered_once = True
+            self._sweep_due = True  # the leftovers of an earlier run are known now
+            self._start_cycle()
+
+    def _merge_discovered(self) -> None:
+        """Make the servers discovery counts into targets, replacing those discovered before."""
+        self._merge_due = False
+        new_config = with_servers(self.config, self._sightings.servers())
+        if new_config.targets == self.config.targets:
+            return
+        before = {t.name for t in discovered(self.config)}
+        self._apply(new_config)
+        after = {t.name for t in discovered(new_config)}
+        log.info(
+            "discovery: %d server(s) to collect; new: %s; gone: %s",
+            len(after),
+            ", ".join(sorted(after - before)) or "none",
+            ", ".join(sorted(before - after)) or "none",
+        )
 
     def _log_reload(self, old: Config, retired: list[Target]) -> None:
         old_names = {t.name for t in old.targets}
