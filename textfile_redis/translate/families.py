@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from textfile_redis.catalog import HELP, INFO_COUNTERS, INFO_GAUGES
 from textfile_redis.exposition import Family, LabelLayout, format_value, header
 
 from .gofloat import go_float
@@ -13,8 +12,7 @@ from .gofloat import go_float
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-PREFIX = "redis_"
-SELF_PREFIX = "textfile_redis_"
+    from textfile_redis.catalog import Metric
 
 
 class Families:
@@ -31,37 +29,40 @@ class Families:
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
         self._kinds: dict[str, str] = {}
+        self._metrics: dict[str, Metric] = {}
         self._written: set[str] = set()  # every series written, `name{labels}`
 
-    def gauge(self, name: str, value: float, /, **labels: str) -> None:
-        """Add one gauge sample to the family `name`."""
+    def gauge(self, metric: Metric, value: float, /, **labels: str) -> None:
+        """Add one gauge sample to `metric`'s family."""
+        name = metric.name
         series = f"{name}{self._labels_text(labels) if labels else self._unlabelled}"
         if series not in self._written:  # inlined: the hot path
             self._written.add(series)
-            lines = self._lines.get(name) or self._begin(name, "gauge")
+            lines = self._lines.get(name) or self._begin(metric, "gauge")
             lines.append(f"{series} {format_value(value)}\n")
 
-    def counter(self, name: str, value: float, /, **labels: str) -> None:
+    def counter(self, metric: Metric, value: float, /, **labels: str) -> None:
         """Add one counter sample, keeping redis_exporter's name even without `_total`."""
+        name = metric.name
         series = f"{name}{self._labels_text(labels) if labels else self._unlabelled}"
         if series not in self._written:
             self._written.add(series)
-            lines = self._lines.get(name) or self._begin(name, "counter")
+            lines = self._lines.get(name) or self._begin(metric, "counter")
             lines.append(f"{series} {format_value(value)}\n")
 
-    def counters(self, values: Mapping[str, float], /, **labels: str) -> None:
+    def counters(self, values: Mapping[Metric, float], /, **labels: str) -> None:
         """Add a counter sample to each of several families, all with these labels."""
         text = self._labels_text(labels)
-        for name, value in values.items():
-            series = f"{name}{text}"
+        for metric, value in values.items():
+            series = f"{metric.name}{text}"
             if series not in self._written:
                 self._written.add(series)
-                lines = self._lines.get(name) or self._begin(name, "counter")
+                lines = self._lines.get(metric.name) or self._begin(metric, "counter")
                 lines.append(f"{series} {format_value(value)}\n")
 
     def summary(
         self,
-        name: str,
+        metric: Metric,
         count: float,
         total: float,
         quantiles: Mapping[float, float],
@@ -69,10 +70,10 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one summary: a sample per quantile, then _sum and _count."""
-        text = self._labels_text(labels)
+        name, text = metric.name, self._labels_text(labels)
         if f"{name}_count{text}" in self._written:  # a summary is written whole or not at all
             return
-        lines = self._lines.get(name) or self._begin(name, "summary")
+        lines = self._lines.get(name) or self._begin(metric, "summary")
         before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
             self._add(lines, f"{name}{before}{go_float(quantile)}{after}", value)
@@ -81,7 +82,7 @@ class Families:
 
     def histogram(
         self,
-        name: str,
+        metric: Metric,
         count: float,
         total: float,
         buckets: Iterable[tuple[float, float]],
@@ -89,10 +90,10 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one histogram from (upper bound, cumulative count) pairs."""
-        text = self._labels_text(labels)
+        name, text = metric.name, self._labels_text(labels)
         if f"{name}_count{text}" in self._written:  # a histogram is written whole or not at all
             return
-        lines = self._lines.get(name) or self._begin(name, "histogram")
+        lines = self._lines.get(name) or self._begin(metric, "histogram")
         bucket = f"{name}_bucket"
         before, after = self._layout((*labels, "le")).around(labels, "le")
         for bound, cumulative in sorted(buckets):
@@ -103,9 +104,9 @@ class Families:
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
-        kinds = self._kinds
+        kinds, metrics = self._kinds, self._metrics
         return [
-            Family(name, kinds[name], _header(name, kinds[name]), lines)
+            Family(name, kinds[name], _header(metrics[name], kinds[name]), lines)
             for name, lines in self._lines.items()
         ]
 
@@ -118,7 +119,7 @@ class Families:
         names = list(self._lines)
         for name in names[len(mark) :]:  # families begun since: dicts keep insertion order
             self._forget(self._lines.pop(name))
-            del self._kinds[name]
+            del self._kinds[name], self._metrics[name]
         for name, kept in zip(names, mark, strict=False):
             lines = self._lines[name]
             self._forget(lines[kept:])
@@ -134,10 +135,11 @@ class Families:
             self._written.add(series)
             lines.append(f"{series} {format_value(value)}\n")
 
-    def _begin(self, name: str, kind: str) -> list[str]:
+    def _begin(self, metric: Metric, kind: str) -> list[str]:
         """A new family's (empty) list of lines; a family keeps the type it began with."""
-        self._kinds.setdefault(name, kind)
-        return self._lines.setdefault(name, [])
+        self._kinds.setdefault(metric.name, kind)
+        self._metrics.setdefault(metric.name, metric)
+        return self._lines.setdefault(metric.name, [])
 
     def _labels_text(self, labels: Mapping[str, str]) -> str:
         """`{addr="...",db="db0"}`: the common labels and these, sorted and escaped."""
@@ -151,16 +153,6 @@ class Families:
         return layout
 
 
-_INFO_FIELD_OF = {f"{PREFIX}{name}": key for key, name in {**INFO_GAUGES, **INFO_COUNTERS}.items()}
-
-
-@functools.lru_cache(maxsize=1024)  # a few hundred names, the same every cycle
-def _header(name: str, kind: str) -> str:
-    return header(name, kind, help_for(name))
-
-
-def help_for(name: str) -> str:
-    """HELP text for a metric: fixed per name, so it is the same in every file."""
-    if name in HELP:
-        return HELP[name]
-    return f"Redis INFO field {_INFO_FIELD_OF.get(name, name.removeprefix(PREFIX))}."
+@functools.lru_cache(maxsize=1024)  # a few hundred families, the same every cycle
+def _header(metric: Metric, kind: str) -> str:
+    return header(metric.name, kind, metric.help)

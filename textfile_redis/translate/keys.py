@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .families import PREFIX, SELF_PREFIX, Families
+from textfile_redis import catalog
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from .families import Families
+
 VALUE_PREFIX_BYTES = 4096  # what inspection reads of a string; longer values are not labels
 OVERFLOW_GROUP = "overflow"
+# XINFO STREAM field -> family: a number, an id, an entry (whose id is its first item).
+_STREAM_NUMBERS = {
+    "length": catalog.STREAM_LENGTH,
+    "radix-tree-keys": catalog.STREAM_RADIX_TREE_KEYS,
+    "radix-tree-nodes": catalog.STREAM_RADIX_TREE_NODES,
+    "groups": catalog.STREAM_GROUPS,
+}
+_STREAM_IDS = {
+    "last-generated-id": catalog.STREAM_LAST_GENERATED_ID,
+    "max-deleted-entry-id": catalog.STREAM_MAX_DELETED_ENTRY_ID,
+}
+_STREAM_ENTRIES = {
+    "first-entry": catalog.STREAM_FIRST_ENTRY_ID,
+    "last-entry": catalog.STREAM_LAST_ENTRY_ID,
+}
 
 
 def key_metrics(families: Families, entries: Iterable[Mapping[str, Any]]) -> None:
@@ -23,22 +40,22 @@ def key_count_metrics(families: Families, counts: Iterable[Mapping[str, Any]]) -
     """redis_keys_count, per database and pattern."""
     for count in counts:
         db = f"db{count['db']}"
-        families.gauge(f"{PREFIX}keys_count", float(count["count"]), db=db, key=count["pattern"])
+        families.gauge(catalog.KEYS_COUNT, float(count["count"]), db=db, key=count["pattern"])
 
 
 def _key(families: Families, entry: Mapping[str, Any]) -> None:
     labels = {"db": f"db{entry['db']}", "key": entry["key"]}
     if entry.get("memory") is not None:
-        families.gauge(f"{PREFIX}key_memory_usage_bytes", float(entry["memory"]), **labels)
+        families.gauge(catalog.KEY_MEMORY_USAGE_BYTES, float(entry["memory"]), **labels)
     if entry.get("size") is not None:
-        families.gauge(f"{PREFIX}key_size", float(entry["size"]), **labels)
+        families.gauge(catalog.KEY_SIZE, float(entry["size"]), **labels)
     value = entry.get("value")
     if entry["type"] != "string" or not value or entry.get("size", 0) > VALUE_PREFIX_BYTES:
         return
     try:
-        families.gauge(f"{PREFIX}key_value", float(value), **labels)
+        families.gauge(catalog.KEY_VALUE, float(value), **labels)
     except ValueError:
-        families.gauge(f"{PREFIX}key_value_as_string", 1.0, **labels, val=value)
+        families.gauge(catalog.KEY_VALUE_AS_STRING, 1.0, **labels, val=value)
 
 
 def key_group_metrics(families: Families, replies: Mapping[str, Any], max_groups: int) -> None:
@@ -49,13 +66,13 @@ def key_group_metrics(families: Families, replies: Mapping[str, Any], max_groups
         db = f"db{database['db']}"
         groups = {name: (totals[0], totals[1]) for name, totals in database["groups"].items()}
         for name, (count, memory) in _within_limit(groups, max_groups):
-            families.gauge(f"{PREFIX}key_group_count", float(count), db=db, key_group=name)
+            families.gauge(catalog.KEY_GROUP_COUNT, float(count), db=db, key_group=name)
             families.gauge(
-                f"{PREFIX}key_group_memory_usage_bytes", float(memory), db=db, key_group=name
+                catalog.KEY_GROUP_MEMORY_USAGE_BYTES, float(memory), db=db, key_group=name
             )
-        families.gauge(f"{PREFIX}number_of_distinct_key_groups", float(len(groups)), db=db)
+        families.gauge(catalog.NUMBER_OF_DISTINCT_KEY_GROUPS, float(len(groups)), db=db)
     duration = float(replies["key_groups_duration_ms"])
-    families.gauge(f"{PREFIX}last_key_groups_scrape_duration_milliseconds", duration)
+    families.gauge(catalog.LAST_KEY_GROUPS_SCRAPE_DURATION_MILLISECONDS, duration)
 
 
 def _within_limit(
@@ -83,53 +100,37 @@ def stream_metrics(families: Families, streams: Iterable[Mapping[str, Any]]) -> 
 
 
 def _stream_info(families: Families, info: Mapping[str, Any], labels: Mapping[str, str]) -> None:
-    for field, name in (
-        ("length", "stream_length"),
-        ("radix-tree-keys", "stream_radix_tree_keys"),
-        ("radix-tree-nodes", "stream_radix_tree_nodes"),
-        ("groups", "stream_groups"),
-    ):
-        families.gauge(f"{PREFIX}{name}", _number(info.get(field)), **labels)
-    for field, name in (
-        ("last-generated-id", "stream_last_generated_id"),
-        ("max-deleted-entry-id", "stream_max_deleted_entry_id"),
-    ):
-        families.gauge(f"{PREFIX}{name}", _id_milliseconds(info.get(field)), **labels)
-    for field, name in (
-        ("first-entry", "stream_first_entry_id"),
-        ("last-entry", "stream_last_entry_id"),
-    ):
+    for field, metric in _STREAM_NUMBERS.items():
+        families.gauge(metric, _number(info.get(field)), **labels)
+    for field, metric in _STREAM_IDS.items():
+        families.gauge(metric, _id_milliseconds(info.get(field)), **labels)
+    for field, metric in _STREAM_ENTRIES.items():
         entry = info.get(field)
         entry_id = entry[0] if isinstance(entry, list) and entry else None
-        families.gauge(f"{PREFIX}{name}", _id_milliseconds(entry_id), **labels)
-    families.counter(
-        f"{PREFIX}stream_entries_added_total", _number(info.get("entries-added")), **labels
-    )
+        families.gauge(metric, _id_milliseconds(entry_id), **labels)
+    added = _number(info.get("entries-added"))
+    families.counter(catalog.STREAM_ENTRIES_ADDED_TOTAL, added, **labels)
 
 
 def _stream_group(families: Families, group: Mapping[str, Any], labels: Mapping[str, str]) -> None:
-    families.gauge(f"{PREFIX}stream_group_consumers", _number(group.get("consumers")), **labels)
+    families.gauge(catalog.STREAM_GROUP_CONSUMERS, _number(group.get("consumers")), **labels)
+    families.gauge(catalog.STREAM_GROUP_MESSAGES_PENDING, _number(group.get("pending")), **labels)
     families.gauge(
-        f"{PREFIX}stream_group_messages_pending", _number(group.get("pending")), **labels
-    )
-    families.gauge(
-        f"{PREFIX}stream_group_last_delivered_id",
+        catalog.STREAM_GROUP_LAST_DELIVERED_ID,
         _id_milliseconds(group.get("last-delivered-id")),
         **labels,
     )
-    families.gauge(
-        f"{PREFIX}stream_group_entries_read", _number(group.get("entries-read")), **labels
-    )
-    families.gauge(f"{PREFIX}stream_group_lag", _number(group.get("lag")), **labels)
+    families.gauge(catalog.STREAM_GROUP_ENTRIES_READ, _number(group.get("entries-read")), **labels)
+    families.gauge(catalog.STREAM_GROUP_LAG, _number(group.get("lag")), **labels)
     for consumer in group.get("consumer_list", []):
         who = {**labels, "consumer": str(consumer.get("name", ""))}
         families.gauge(
-            f"{PREFIX}stream_group_consumer_messages_pending",
+            catalog.STREAM_GROUP_CONSUMER_MESSAGES_PENDING,
             _number(consumer.get("pending")),
             **who,
         )
         families.gauge(
-            f"{PREFIX}stream_group_consumer_idle_seconds",
+            catalog.STREAM_GROUP_CONSUMER_IDLE_SECONDS,
             _number(consumer.get("idle")) / 1e3,
             **who,
         )
@@ -139,7 +140,7 @@ def scan_progress(families: Families, sweeps: Iterable[Mapping[str, Any]]) -> No
     """Say which SCAN sweeps a time budget left unfinished: their figures are older or absent."""
     for sweep in sweeps:
         families.gauge(
-            f"{SELF_PREFIX}scan_in_progress",
+            catalog.SCAN_IN_PROGRESS,
             1.0,
             kind=sweep["kind"],
             db=f"db{sweep['db']}",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .families import PREFIX, Families
+from textfile_redis import catalog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from .families import Families
 
 SCRIPT_PREFIX = "script:"
 # Redis's default maxclients: per-client series past it would be refused by any sample_limit.
@@ -20,20 +22,24 @@ _SECRET_SETTING = re.compile(r"pass|secret|auth|key-file", re.IGNORECASE)
 _CLIENT_LINE = re.compile(r"^id=\d+ addr=\S+")
 # CLIENT LIST field -> per-client gauge, as redis_exporter names them.
 _CLIENT_GAUGES = {
-    "omem": "connected_client_output_buffer_memory_usage_bytes",
-    "tot-mem": "connected_client_total_memory_consumed_bytes",
-    "sub": "connected_client_channel_subscriptions_count",
-    "psub": "connected_client_pattern_matching_subscriptions_count",
-    "qbuf": "connected_client_query_buffer_length_bytes",
-    "qbuf-free": "connected_client_query_buffer_free_space_bytes",
-    "obl": "connected_client_output_buffer_length_bytes",
-    "oll": "connected_client_output_list_length",
-    "ssub": "connected_client_shard_channel_subscriptions_count",  # Redis 7.0.3 and newer
-    "watch": "connected_client_shard_channel_watched_keys",  # Redis 7.4 and newer
+    "omem": catalog.CONNECTED_CLIENT_OUTPUT_BUFFER_MEMORY_USAGE_BYTES,
+    "tot-mem": catalog.CONNECTED_CLIENT_TOTAL_MEMORY_CONSUMED_BYTES,
+    "sub": catalog.CONNECTED_CLIENT_CHANNEL_SUBSCRIPTIONS_COUNT,
+    "psub": catalog.CONNECTED_CLIENT_PATTERN_MATCHING_SUBSCRIPTIONS_COUNT,
+    "qbuf": catalog.CONNECTED_CLIENT_QUERY_BUFFER_LENGTH_BYTES,
+    "qbuf-free": catalog.CONNECTED_CLIENT_QUERY_BUFFER_FREE_SPACE_BYTES,
+    "obl": catalog.CONNECTED_CLIENT_OUTPUT_BUFFER_LENGTH_BYTES,
+    "oll": catalog.CONNECTED_CLIENT_OUTPUT_LIST_LENGTH,
+    "ssub": catalog.CONNECTED_CLIENT_SHARD_CHANNEL_SUBSCRIPTIONS_COUNT,  # Redis 7.0.3 and newer
+    "watch": catalog.CONNECTED_CLIENT_SHARD_CHANNEL_WATCHED_KEYS,  # Redis 7.4 and newer
 }
-_CLIENT_TIMES = {
-    "age": "connected_client_created_at_timestamp",
-    "idle": "connected_client_idle_since_timestamp",
+_CLIENT_TIMES = {  # seconds ago -> the Unix time then
+    "age": catalog.CONNECTED_CLIENT_CREATED_AT_TIMESTAMP,
+    "idle": catalog.CONNECTED_CLIENT_IDLE_SINCE_TIMESTAMP,
+}
+_CONFIG = {  # families of CONFIG GET * and SENTINEL CONFIG GET *, by reply name
+    "config": (catalog.CONFIG_KEY_VALUE, catalog.CONFIG_VALUE),
+    "sentinel_config": (catalog.SENTINEL_CONFIG_KEY_VALUE, catalog.SENTINEL_CONFIG_VALUE),
 }
 
 
@@ -60,14 +66,14 @@ def _client(families: Families, client: Mapping[str, str], now: float, *, with_p
     for optional in ("user", "resp"):  # user since Redis 6, resp since 7
         if client.get(optional):
             info[optional] = client[optional]
-    families.gauge(f"{PREFIX}connected_client_info", 1.0, **info)
+    families.gauge(catalog.CONNECTED_CLIENT_INFO, 1.0, **info)
     who = {"id": client["id"], "name": client.get("name", "")}
-    for field, name in _CLIENT_GAUGES.items():
+    for field, metric in _CLIENT_GAUGES.items():
         if _is_number(client.get(field)):
-            families.gauge(f"{PREFIX}{name}", float(client[field]), **who)
-    for field, name in _CLIENT_TIMES.items():
+            families.gauge(metric, float(client[field]), **who)
+    for field, metric in _CLIENT_TIMES.items():
         if _is_number(client.get(field)):
-            families.gauge(f"{PREFIX}{name}", float(int(now) - int(client[field])), **who)
+            families.gauge(metric, float(int(now) - int(client[field])), **who)
 
 
 def script_metrics(
@@ -78,7 +84,7 @@ def script_metrics(
         if name.startswith(SCRIPT_PREFIX):
             filename = name.removeprefix(SCRIPT_PREFIX)
             result = _script_values(families, replies.get(name), filename)
-            families.gauge(f"{PREFIX}script_result", result, filename=filename)
+            families.gauge(catalog.SCRIPT_RESULT, result, filename=filename)
 
 
 def _script_values(families: Families, reply: object, filename: str) -> float:
@@ -88,18 +94,19 @@ def _script_values(families: Families, reply: object, filename: str) -> float:
     if not all(_is_number(value) for _, value in pairs):
         return SCRIPT_FAILED
     for key, value in pairs:
-        families.gauge(f"{PREFIX}script_values", float(value), key=str(key), filename=filename)
+        families.gauge(catalog.SCRIPT_VALUES, float(value), key=str(key), filename=filename)
     return SCRIPT_OK if pairs else SCRIPT_EMPTY
 
 
-def config_metrics(families: Families, config: Mapping[str, str], prefix: str = "config") -> None:
+def config_metrics(families: Families, config: Mapping[str, str], reply: str = "config") -> None:
     """Every setting as {key, value} and numeric ones as values; secrets never appear."""
+    key_value, numeric = _CONFIG[reply]
     for key, value in sorted(config.items()):
         if _SECRET_SETTING.search(key):
             continue
-        families.gauge(f"{PREFIX}{prefix}_key_value", 1.0, key=key, value=value)
+        families.gauge(key_value, 1.0, key=key, value=value)
         if _is_number(value):
-            families.gauge(f"{PREFIX}{prefix}_value", float(value), key=key)
+            families.gauge(numeric, float(value), key=key)
 
 
 def cluster_info_metrics(

@@ -5,36 +5,37 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from textfile_redis import catalog
 from textfile_redis.replies import as_text_dict
-
-from .families import PREFIX, Families
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_SENTINEL_GAUGES = (
-    "sentinel_masters",
-    "sentinel_tilt",
-    "sentinel_running_scripts",
-    "sentinel_scripts_queue_length",
-    "sentinel_simulate_failure_flags",
-)
+    from .families import Families
+
+_SENTINEL_GAUGES = {
+    "sentinel_masters": catalog.SENTINEL_MASTERS,
+    "sentinel_tilt": catalog.SENTINEL_TILT,
+    "sentinel_running_scripts": catalog.SENTINEL_RUNNING_SCRIPTS,
+    "sentinel_scripts_queue_length": catalog.SENTINEL_SCRIPTS_QUEUE_LENGTH,
+    "sentinel_simulate_failure_flags": catalog.SENTINEL_SIMULATE_FAILURE_FLAGS,
+}
 _MASTER_LINE = re.compile(r"^master\d+$")
 # SENTINEL MASTERS field -> metric, and the factor that turns it into the metric's unit.
 _MASTER_SETTINGS = {
-    "quorum": ("sentinel_master_setting_ckquorum", 1.0),
-    "failover-timeout": ("sentinel_master_setting_failover_timeout", 1.0),
-    "parallel-syncs": ("sentinel_master_setting_parallel_syncs", 1.0),
-    "down-after-milliseconds": ("sentinel_master_setting_down_after_milliseconds", 1.0),
-    "config-epoch": ("sentinel_master_config_epoch", 1.0),
-    "last-ok-ping-reply": ("sentinel_master_last_ok_ping_reply_seconds", 1e-3),
+    "quorum": (catalog.SENTINEL_MASTER_SETTING_CKQUORUM, 1.0),
+    "failover-timeout": (catalog.SENTINEL_MASTER_SETTING_FAILOVER_TIMEOUT, 1.0),
+    "parallel-syncs": (catalog.SENTINEL_MASTER_SETTING_PARALLEL_SYNCS, 1.0),
+    "down-after-milliseconds": (catalog.SENTINEL_MASTER_SETTING_DOWN_AFTER_MILLISECONDS, 1.0),
+    "config-epoch": (catalog.SENTINEL_MASTER_CONFIG_EPOCH, 1.0),
+    "last-ok-ping-reply": (catalog.SENTINEL_MASTER_LAST_OK_PING_REPLY_SECONDS, 1e-3),
 }
 
 
 def sentinel_info_field(families: Families, key: str, value: str) -> None:
     """One line of INFO's Sentinel section."""
     if key in _SENTINEL_GAUGES:
-        families.gauge(f"{PREFIX}{key}", _int_or_zero(value))
+        families.gauge(_SENTINEL_GAUGES[key], _int_or_zero(value))
     elif _MASTER_LINE.match(key):
         _master_line(families, value)
 
@@ -49,10 +50,10 @@ def _master_line(families: Families, value: str) -> None:
     master = {"master_name": fields.get("name", ""), "master_address": fields.get("address", "")}
     status = fields.get("status", "")
     families.gauge(
-        f"{PREFIX}sentinel_master_status", float(status == "ok"), **master, master_status=status
+        catalog.SENTINEL_MASTER_STATUS, float(status == "ok"), **master, master_status=status
     )
-    families.gauge(f"{PREFIX}sentinel_master_slaves", replicas, **master)
-    families.gauge(f"{PREFIX}sentinel_master_sentinels", sentinels, **master)
+    families.gauge(catalog.SENTINEL_MASTER_SLAVES, replicas, **master)
+    families.gauge(catalog.SENTINEL_MASTER_SENTINELS, sentinels, **master)
 
 
 def sentinel_masters_metrics(
@@ -69,27 +70,27 @@ def sentinel_masters_metrics(
         _quorum(families, name, replies.get(f"sentinel_ckquorum:{name}"), refused)
         peers = replies.get(f"sentinel_sentinels:{name}")
         # The sentinel answering counts itself: the master it reports on is seen by one more.
-        families.gauge(f"{PREFIX}sentinel_master_ok_sentinels", 1.0 + _healthy(peers), **labels)
+        families.gauge(catalog.SENTINEL_MASTER_OK_SENTINELS, 1.0 + _healthy(peers), **labels)
         replicas = replies.get(f"sentinel_replicas:{name}")
-        families.gauge(f"{PREFIX}sentinel_master_ok_slaves", _healthy(replicas), **labels)
+        families.gauge(catalog.SENTINEL_MASTER_OK_SLAVES, _healthy(replicas), **labels)
 
 
 def _master_settings(
     families: Families, fields: Mapping[str, str], labels: Mapping[str, str]
 ) -> None:
-    for field, (name, factor) in _MASTER_SETTINGS.items():
+    for field, (metric, factor) in _MASTER_SETTINGS.items():
         try:
             value = float(fields.get(field, "0")) * factor
         except ValueError:
             value = 0.0
-        families.gauge(f"{PREFIX}{name}", value, **labels)
+        families.gauge(metric, value, **labels)
 
 
 def _quorum(families: Families, name: str, reply: object, refused: Mapping[str, str]) -> None:
     """SENTINEL CKQUORUM: 1 with its message when reachable, else 0 with the error's text."""
     message = str(reply) if isinstance(reply, str) else refused.get(f"sentinel_ckquorum:{name}")
     families.gauge(
-        f"{PREFIX}sentinel_master_ckquorum_status",
+        catalog.SENTINEL_MASTER_CKQUORUM_STATUS,
         1.0 if isinstance(reply, str) else 0.0,
         master_name=name,
         message=message or "",

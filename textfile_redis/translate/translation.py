@@ -8,11 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textfile_redis import __version__
-from textfile_redis.catalog import HELP, INFO_COUNTERS, INFO_GAUGES, SYSTEM_GAUGES
+from textfile_redis import __version__, catalog
 from textfile_redis.replies import as_text_dict
 
-from .families import PREFIX, SELF_PREFIX, Families
+from .families import Families
 from .keys import (
     key_count_metrics,
     key_group_metrics,
@@ -31,6 +30,7 @@ from .sentinel import sentinel_info_field, sentinel_masters_metrics
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from textfile_redis.catalog import Metric
     from textfile_redis.exposition import Family
 
 DEFAULT_DATABASES = 16  # what Redis has when CONFIG GET cannot tell
@@ -59,7 +59,6 @@ _MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
 _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
 _SLAVE = re.compile(r"^slave\d+$")
 _IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
-_SAMPLE_SUFFIXES = ("_bucket", "_sum", "_count")  # a histogram's or summary's samples
 _BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
 _INSTANCE_INFO_FIELDS = (
     "role",
@@ -73,19 +72,29 @@ _INSTANCE_INFO_FIELDS = (
     "process_id",
     "master_replid",
 )
-_CONFIG_GAUGES = ("io-threads", "maxclients", "maxmemory", "repl-backlog-size")
-_COMMANDLOG_CONFIG = (
-    "commandlog-execution-slower-than",
-    "commandlog-slow-execution-max-len",
-    "commandlog-request-larger-than",
-    "commandlog-large-request-max-len",
-    "commandlog-reply-larger-than",
-    "commandlog-large-reply-max-len",
-)
-_COMMANDLOG_LENGTHS = {
-    "commandlog_slow": "commandlog_slow_length",
-    "commandlog_large_request": "commandlog_large_request_length",
-    "commandlog_large_reply": "commandlog_large_reply_length",
+_MASTER_FIELDS = {
+    "last_io_seconds_ago": catalog.MASTER_LAST_IO_SECONDS_AGO,
+    "sync_in_progress": catalog.MASTER_SYNC_IN_PROGRESS,
+}
+_HZ = {"configured_hz": catalog.CONFIGURED_HZ, "hz": catalog.HZ}
+_SETTINGS = {  # CONFIG GET's numeric settings, in the order their families go in the file
+    "io-threads": catalog.CONFIG_IO_THREADS,
+    "maxclients": catalog.CONFIG_MAXCLIENTS,
+    "maxmemory": catalog.CONFIG_MAXMEMORY,
+    "repl-backlog-size": catalog.CONFIG_REPL_BACKLOG_SIZE,
+}
+_COMMANDLOG_SETTINGS = {
+    "commandlog-execution-slower-than": catalog.COMMANDLOG_EXECUTION_SLOWER_THAN,
+    "commandlog-slow-execution-max-len": catalog.COMMANDLOG_SLOW_EXECUTION_MAX_LEN,
+    "commandlog-request-larger-than": catalog.COMMANDLOG_REQUEST_LARGER_THAN,
+    "commandlog-large-request-max-len": catalog.COMMANDLOG_LARGE_REQUEST_MAX_LEN,
+    "commandlog-reply-larger-than": catalog.COMMANDLOG_REPLY_LARGER_THAN,
+    "commandlog-large-reply-max-len": catalog.COMMANDLOG_LARGE_REPLY_MAX_LEN,
+}
+_COMMANDLOG_LENGTHS = {  # reply name -> family
+    "commandlog_slow": catalog.COMMANDLOG_SLOW_LENGTH,
+    "commandlog_large_request": catalog.COMMANDLOG_LARGE_REQUEST_LENGTH,
+    "commandlog_large_reply": catalog.COMMANDLOG_LARGE_REPLY_LENGTH,
 }
 
 
@@ -127,7 +136,7 @@ def translate(outcome: Outcome) -> Translation:
     steps = _Steps(families)
     if outcome.error is None:
         _translate_replies(steps, outcome)
-    families.gauge(f"{PREFIX}up", 0.0 if outcome.error else 1.0)
+    families.gauge(catalog.UP, 0.0 if outcome.error else 1.0)
     malformed = tuple(sorted(steps.malformed))
     _self_metrics(families, outcome, malformed)
     return Translation(families.collect(), malformed)
@@ -296,12 +305,12 @@ def _replication_field(families: Families, state: _InfoState, key: str, value: s
     state.note_master(key, value)
     master = {"master_host": state.master_host, "master_port": state.master_port}
     if _MASTER_LINK.match(key):
-        families.gauge(f"{PREFIX}master_link_up", float(value == "up"), **master)
+        families.gauge(catalog.MASTER_LINK_UP, float(value == "up"), **master)
         return True
     direct = _MASTER_DIRECT.match(key)
     if direct or key == "slave_repl_offset":
-        name = f"master_{direct[2]}" if direct else key
-        families.gauge(f"{PREFIX}{name}", _int_or_zero(value), **master)
+        metric = _MASTER_FIELDS[direct[2]] if direct else catalog.SLAVE_REPL_OFFSET
+        families.gauge(metric, _int_or_zero(value), **master)
         return True
     if _SLAVE.match(key):
         return _connected_slave(families, value)
@@ -319,10 +328,10 @@ def _connected_slave(families: Families, value: str) -> bool:
         "slave_port": fields.get("port", ""),
         "slave_state": fields.get("state", ""),
     }
-    families.gauge(f"{PREFIX}connected_slave_offset_bytes", offset, **labels)
+    families.gauge(catalog.CONNECTED_SLAVE_OFFSET_BYTES, offset, **labels)
     lag = _float_or_none(fields.get("lag", ""))
     if lag is not None:
-        families.gauge(f"{PREFIX}connected_slave_lag_seconds", lag, **labels)
+        families.gauge(catalog.CONNECTED_SLAVE_LAG_SECONDS, lag, **labels)
     return True
 
 
@@ -332,9 +341,9 @@ def _server_field(families: Families, state: _InfoState, key: str, value: str) -
     if number is None:
         return False
     if key == "uptime_in_seconds":
-        families.gauge(f"{PREFIX}start_time_seconds", float(int(state.now) - number))
-    elif key in {"configured_hz", "hz"}:
-        families.gauge(f"{PREFIX}{key}", number)
+        families.gauge(catalog.START_TIME_SECONDS, float(int(state.now) - number))
+    elif key in _HZ:
+        families.gauge(_HZ[key], number)
     return False
 
 
@@ -348,15 +357,15 @@ def _commandstats_field(families: Families, state: _InfoState, key: str, value: 
     if calls is None or usec is None:
         return True
     counters = {
-        f"{PREFIX}commands_total": calls,
-        f"{PREFIX}commands_duration_seconds_total": usec / 1e6,
+        catalog.COMMANDS_TOTAL: calls,
+        catalog.COMMANDS_DURATION_SECONDS_TOTAL: usec / 1e6,
     }
     state.calls[cmd], state.usecs[cmd] = calls, usec
     rejected = _float_or_none(stats.get("rejected_calls", ""))
     failed = _float_or_none(stats.get("failed_calls", ""))
     if rejected is not None and failed is not None:  # Redis 6.2 and newer
-        counters[f"{PREFIX}commands_rejected_calls_total"] = rejected
-        counters[f"{PREFIX}commands_failed_calls_total"] = failed
+        counters[catalog.COMMANDS_REJECTED_CALLS_TOTAL] = rejected
+        counters[catalog.COMMANDS_FAILED_CALLS_TOTAL] = failed
     families.counters(counters, cmd=cmd)
     return True
 
@@ -383,7 +392,7 @@ def _errorstats_field(families: Families, _state: _InfoState, key: str, value: s
     stats = _key_values(value)
     count = _float_or_none(stats.get("count", "")) if stats else None
     if kind != key and count is not None:
-        families.counter(f"{PREFIX}errors_total", count, err=kind)
+        families.counter(catalog.ERRORS_TOTAL, count, err=kind)
     return True
 
 
@@ -395,14 +404,14 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     keys, expires = _float_or_none(stats.get("keys", "")), _float_or_none(stats.get("expires", ""))
     if keys is None or expires is None:
         return False
-    families.gauge(f"{PREFIX}db_keys", keys, db=key)
-    families.gauge(f"{PREFIX}db_keys_expiring", expires, db=key)
+    families.gauge(catalog.DB_KEYS, keys, db=key)
+    families.gauge(catalog.DB_KEYS_EXPIRING, expires, db=key)
     cached = _float_or_none(stats.get("cached_keys", ""))
     if cached is not None:
-        families.gauge(f"{PREFIX}db_keys_cached", cached, db=key)
+        families.gauge(catalog.DB_KEYS_CACHED, cached, db=key)
     avg_ttl = _float_or_none(stats.get("avg_ttl", ""))
     if avg_ttl is not None:
-        families.gauge(f"{PREFIX}db_avg_ttl_seconds", avg_ttl / 1000, db=key)
+        families.gauge(catalog.DB_AVG_TTL_SECONDS, avg_ttl / 1000, db=key)
     state.databases_seen.add(key)
     return True
 
@@ -429,10 +438,9 @@ def _exported_field_plan(key: str, *, system: bool) -> _FieldPlan | None:
     """The plan for a plain INFO field redis_exporter exports; None for the others."""
     exported = (
         key.startswith(("db", "cmdstat_", "cluster_"))
-        or key in INFO_GAUGES
-        or key in INFO_COUNTERS
+        or (key in catalog.INFO_FAMILIES and (system or key not in catalog.SYSTEM_GAUGES))
+        or key == "latest_fork_usec"
         or _IO_THREAD.match(key) is not None
-        or (system and key in SYSTEM_GAUGES)
     )
     return _field_plan(key) if exported else None
 
@@ -446,31 +454,22 @@ def _field_plan(key: str) -> _FieldPlan | None:
     """
     thread = _IO_THREAD.match(key)
     if thread:
-        name = f"{PREFIX}active_time_io_thread_seconds_total"
-        return _FieldPlan(name, counter=True, labels=(("thread", thread[1]),))
-    if key in INFO_COUNTERS:
-        return _FieldPlan(f"{PREFIX}{INFO_COUNTERS[key]}", counter=True)
-    if key in SYSTEM_GAUGES:
-        return _FieldPlan(f"{PREFIX}{SYSTEM_GAUGES[key]}")
+        metric = catalog.ACTIVE_TIME_IO_THREAD_SECONDS_TOTAL
+        return _FieldPlan(metric, counter=True, labels=(("thread", thread[1]),))
     if key == "latest_fork_usec":
-        return _FieldPlan(f"{PREFIX}latest_fork_seconds", divisor=1e6)
-    if key in INFO_GAUGES:
-        return _FieldPlan(f"{PREFIX}{INFO_GAUGES[key]}")
-    name = f"{PREFIX}{re.sub(r'[^a-zA-Z0-9_]', '_', key)}"
-    return None if _is_fixed_family(name) else _FieldPlan(name)
-
-
-def _is_fixed_family(name: str) -> bool:
-    """Whether a sample of this name belongs to a family named in HELP (its own, or a part)."""
-    stems = (name, *(name.removesuffix(part) for part in _SAMPLE_SUFFIXES if name.endswith(part)))
-    return any(stem in HELP for stem in stems)
+        return _FieldPlan(catalog.LATEST_FORK_SECONDS, divisor=1e6)
+    listed = catalog.INFO_FAMILIES.get(key)
+    if listed is not None:
+        return _FieldPlan(listed, counter=listed.kind == catalog.COUNTER)
+    metric = catalog.info_field_family(key)  # one INFO_FIELD_BY_NAME stands for
+    return None if catalog.written_by_name(metric.name) else _FieldPlan(metric)
 
 
 @dataclass(frozen=True, slots=True)
 class _FieldPlan:
     """A plain INFO field's sample: its name, type, unit conversion and labels."""
 
-    name: str
+    metric: Metric
     counter: bool = False
     divisor: float = 1.0  # x / 1.0 is exactly x
     labels: tuple[tuple[str, str], ...] = ()
@@ -484,9 +483,9 @@ class _FieldPlan:
             return
         add = families.counter if self.counter else families.gauge
         if self.labels:
-            add(self.name, number / self.divisor, **dict(self.labels))
+            add(self.metric, number / self.divisor, **dict(self.labels))
         else:
-            add(self.name, number / self.divisor)
+            add(self.metric, number / self.divisor)
 
 
 def _field_metric(families: Families, key: str, value: str) -> None:
@@ -501,7 +500,7 @@ def _latency_summaries(families: Families, state: _InfoState) -> None:
     for cmd, percentiles in state.percentiles.items():
         if cmd in state.calls:
             families.summary(
-                f"{PREFIX}latency_percentiles_usec",
+                catalog.LATENCY_PERCENTILES_USEC,
                 state.calls[cmd],
                 state.usecs[cmd],
                 percentiles,
@@ -514,8 +513,8 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
     for index in range(min(databases, MAX_EMPTY_DATABASES)):
         db = f"db{index}"
         if db not in seen:
-            families.gauge(f"{PREFIX}db_keys", 0.0, db=db)
-            families.gauge(f"{PREFIX}db_keys_expiring", 0.0, db=db)
+            families.gauge(catalog.DB_KEYS, 0.0, db=db)
+            families.gauge(catalog.DB_KEYS_EXPIRING, 0.0, db=db)
 
 
 def _instance_info(families: Families, info: InfoReply) -> None:
@@ -525,10 +524,10 @@ def _instance_info(families: Families, info: InfoReply) -> None:
     for valkey_only in ("valkey_version", "valkey_release_stage"):
         if valkey_only in info.fields:
             labels[valkey_only] = info.get(valkey_only)
-    families.gauge(f"{PREFIX}instance_info", 1.0, **labels)
+    families.gauge(catalog.INSTANCE_INFO, 1.0, **labels)
     if labels["role"] == "slave":
         families.gauge(
-            f"{PREFIX}slave_info",
+            catalog.SLAVE_INFO,
             1.0,
             master_host=info.get("master_host"),
             master_port=info.get("master_port"),
@@ -537,15 +536,19 @@ def _instance_info(families: Families, info: InfoReply) -> None:
 
 
 def _config_metrics(families: Families, config: Mapping[str, str]) -> None:
-    for key in _CONFIG_GAUGES:
-        value = _float_or_none(config.get(key, ""))
-        if value is not None:
-            families.gauge(f"{PREFIX}config_{key.replace('-', '_')}", value)
+    _settings_metrics(families, config, _SETTINGS)
     _output_buffer_limits(families, config.get("client-output-buffer-limit", ""))
-    for key in _COMMANDLOG_CONFIG:
+    _settings_metrics(families, config, _COMMANDLOG_SETTINGS)
+
+
+def _settings_metrics(
+    families: Families, config: Mapping[str, str], settings: Mapping[str, Metric]
+) -> None:
+    """A gauge for each of these settings the server reported as a number."""
+    for key, metric in settings.items():
         value = _float_or_none(config.get(key, ""))
         if value is not None:
-            families.gauge(f"{PREFIX}{key.replace('-', '_')}", value)
+            families.gauge(metric, value)
 
 
 def _output_buffer_limits(families: Families, setting: str) -> None:
@@ -560,21 +563,21 @@ def _output_buffer_limits(families: Families, setting: str) -> None:
             value = _float_or_none(text)
             if value is not None:
                 families.gauge(
-                    f"{PREFIX}config_client_output_buffer_limit_bytes",
+                    catalog.CONFIG_CLIENT_OUTPUT_BUFFER_LIMIT_BYTES,
                     value,
                     **{"class": cls, "limit": limit},
                 )
         overcome = _float_or_none(seconds)
         if overcome is not None:
             families.gauge(
-                f"{PREFIX}config_client_output_buffer_limit_overcome_seconds",
+                catalog.CONFIG_CLIENT_OUTPUT_BUFFER_LIMIT_OVERCOME_SECONDS,
                 overcome,
                 **{"class": cls, "limit": "soft"},
             )
 
 
 def _slowlog_length(families: Families, length: object) -> None:
-    families.gauge(f"{PREFIX}slowlog_length", _count(length))
+    families.gauge(catalog.SLOWLOG_LENGTH, _count(length))
 
 
 def _slowlog_newest(families: Families, entries: object) -> None:
@@ -584,8 +587,8 @@ def _slowlog_newest(families: Families, entries: object) -> None:
     if newest:
         entry = _list_of(newest[0], 100)
         last_id, duration = _count(entry[0]), _count(entry[2])
-    families.gauge(f"{PREFIX}slowlog_last_id", last_id)
-    families.gauge(f"{PREFIX}last_slow_execution_duration_seconds", duration / 1e6)
+    families.gauge(catalog.SLOWLOG_LAST_ID, last_id)
+    families.gauge(catalog.LAST_SLOW_EXECUTION_DURATION_SECONDS, duration / 1e6)
 
 
 def _latency_latest_metrics(families: Families, events: object) -> None:
@@ -593,8 +596,8 @@ def _latency_latest_metrics(families: Families, events: object) -> None:
     for event in _list_of(events, MAX_LATENCY_EVENTS):
         name, last, latest, *_ = _list_of(event, 16)  # fewer than three: malformed
         labels = {"event_name": _text(name)}
-        families.gauge(f"{PREFIX}latency_spike_last", _count(last), **labels)
-        families.gauge(f"{PREFIX}latency_spike_duration_seconds", _count(latest) / 1e3, **labels)
+        families.gauge(catalog.LATENCY_SPIKE_LAST, _count(last), **labels)
+        families.gauge(catalog.LATENCY_SPIKE_DURATION_SECONDS, _count(latest) / 1e3, **labels)
 
 
 def _latency_histogram_metrics(
@@ -607,7 +610,7 @@ def _latency_histogram_metrics(
         name = _text(cmd)
         calls, buckets = _histogram_details(details)
         total = usec_with_subcommands.get(name, 0.0)
-        families.histogram(f"{PREFIX}commands_latencies_usec", calls, total, buckets, cmd=name)
+        families.histogram(catalog.COMMANDS_LATENCIES_USEC, calls, total, buckets, cmd=name)
 
 
 def _histogram_details(details: object) -> tuple[float, list[tuple[float, float]]]:
@@ -660,8 +663,8 @@ def _usec_including_subcommands(usec_by_command: Mapping[str, float]) -> dict[st
     return totals
 
 
-def _length(families: Families, length: object, metric: str) -> None:
-    families.gauge(f"{PREFIX}{metric}", _count(length))
+def _length(families: Families, length: object, metric: Metric) -> None:
+    families.gauge(metric, _count(length))
 
 
 # Replies translated on their own, in the order their families go in the file.
@@ -677,15 +680,15 @@ _COMMANDLOG_STEPS: dict[str, _ReplyStep] = {
 
 
 def _self_metrics(families: Families, outcome: Outcome, malformed: tuple[str, ...]) -> None:
-    families.gauge(f"{SELF_PREFIX}scrape_duration_seconds", outcome.duration)
-    families.gauge(f"{SELF_PREFIX}scrape_error", 1.0 if outcome.error else 0.0)
+    families.gauge(catalog.SCRAPE_DURATION_SECONDS, outcome.duration)
+    families.gauge(catalog.SCRAPE_ERROR, 1.0 if outcome.error else 0.0)
     for name in sorted(outcome.refused):
         # A script's failure or a sentinel's quorum check has a metric of its own.
         if name != "info" and ":" not in name:
-            families.gauge(f"{SELF_PREFIX}command_refused", 1.0, command=name)
+            families.gauge(catalog.COMMAND_REFUSED, 1.0, command=name)
     for name in malformed:
-        families.gauge(f"{SELF_PREFIX}reply_malformed", 1.0, command=name)
-    families.gauge(f"{SELF_PREFIX}build_info", 1.0, version=__version__)
+        families.gauge(catalog.REPLY_MALFORMED, 1.0, command=name)
+    families.gauge(catalog.BUILD_INFO, 1.0, version=__version__)
 
 
 def _configured_databases(config: Mapping[str, str], steps: _Steps) -> int:
