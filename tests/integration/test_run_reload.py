@@ -146,7 +146,10 @@ def test_removing_the_last_target_removes_its_file_and_the_daemon_idles(
     etc = tmp_path / "only-confd"
     (etc / "conf.d").mkdir(parents=True)
     config = etc / "config.toml"
-    config.write_text(f'textfile_dir = "{textfile_dir}"\ninterval = 0.5\ntimeout = 0.4\n')
+    # discover = false: unset, discovery would come on with no target left.
+    config.write_text(
+        f'textfile_dir = "{textfile_dir}"\ninterval = 0.5\ntimeout = 0.4\ndiscover = false\n'
+    )
     only = _drop_target(etc, "primary", primary.addr)
     daemon = RunningDaemon(config, tmp_path / "daemon.log")
     try:
