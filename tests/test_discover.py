@@ -184,6 +184,18 @@ def test_renamed_title_found_through_sockets(host: FakeHost) -> None:
     assert sorted(prober.asked) == ["redis://127.0.0.1:7001", "unix:///run/shop/cache.sock"]
 
 
+def test_sockets_are_read_from_proc_self_net_which_procsubset_pid_keeps(host: FakeHost) -> None:
+    """/proc/self/net is read first: systemd's ProcSubset=pid hides /proc/net but not it."""
+    host.process(100, "redis-server", "cache-for-shop", sockets=(11,))
+    host.listen_tcp("127.0.0.1", 7001, 11)
+    host.write_net()
+    (host.proc / "self").mkdir()
+    (host.proc / "net").rename(host.proc / "self" / "net")
+    prober = FakeProber({"redis://127.0.0.1:7001": PRIMARY})
+    [server] = discover(host.proc, host.etc, prober=prober)
+    assert (server.addr, server.found_by) == ("redis://127.0.0.1:7001", ("socket (pid 100)",))
+
+
 def test_a_server_on_a_unix_socket_is_named_after_the_socket(host: FakeHost) -> None:
     """A unix-socket-only server is named from its socket's file name, without `.sock`."""
     host.process(100, "redis-server", "redis-server unixsocket:/run/redis/redis-server.sock")

@@ -145,6 +145,13 @@ def test_scraping_services_reach_local_redis(unit: str) -> None:
     assert one(unit, "Service", "IPAddressAllow") == "localhost"
 
 
+@pytest.mark.parametrize("unit", [RUN, ONCE])
+def test_scraping_services_see_the_servers_discovery_looks_for(unit: str) -> None:
+    """Other users' process titles stay visible; ProcSubset=pid keeps /proc/self/net readable."""
+    assert directives(unit, "Service").get("ProtectProc", ["default"]) == ["default"]
+    assert one(unit, "Service", "ProcSubset") == "pid"
+
+
 @pytest.mark.parametrize(("unit", "differs_in"), [(ONCE, set()), (CLEANUP, NETWORK)])
 def test_services_share_one_sandbox(unit: str, differs_in: set[str]) -> None:
     """The oneshot services are sandboxed as the run service is, but for what they do not need."""

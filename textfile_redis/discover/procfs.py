@@ -128,15 +128,22 @@ def _socket_inode(fd_path: Path) -> int | None:
     return None
 
 
+def net_dir(proc_root: Path) -> Path:
+    """/proc/self/net, which systemd's ProcSubset=pid leaves readable; else /proc/net."""
+    own = proc_root / "self" / "net"
+    return own if own.is_dir() else proc_root / "net"
+
+
 def listeners(proc_root: Path) -> dict[int, Listener]:
     """Listening TCP (v4, v6) and unix sockets of this network namespace, by inode."""
     found: dict[int, Listener] = {}
+    net = net_dir(proc_root)
     for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
-        for fields in _table(proc_root / "net" / name, 10):
+        for fields in _table(net / name, 10):
             listener = _tcp_listener(fields, family)
             if listener is not None:
                 found[listener.inode] = listener
-    for fields in _table(proc_root / "net" / "unix", UNIX_COLUMNS):
+    for fields in _table(net / "unix", UNIX_COLUMNS):
         listener = _unix_listener(fields)
         if listener is not None:
             found[listener.inode] = listener
