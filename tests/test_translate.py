@@ -10,7 +10,6 @@ import pytest
 from recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
 
 from textfile_redis.commands import TRANSLATED_SETTINGS
-from textfile_redis.config import METRIC_LABELS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Outcome
 
@@ -306,14 +305,3 @@ def test_the_settings_asked_for_are_all_translation_reads(primary: Scraped) -> N
     narrow = Scraped(f"{primary.document['server']}-primary", replies=replies)
     marker = Marker("o", "t")
     assert render(narrow.families, marker) == render(primary.families, marker)
-
-
-def test_config_reserves_every_label_name_the_metrics_use() -> None:
-    """A static label can never clash with a metric's own label: config refuses those names."""
-    used = {
-        name
-        for fixture in REPLIES.glob("*.json")
-        for sample in Scraped(fixture.stem).all_samples
-        for name in sample.labels
-    }
-    assert used - {"cluster"} <= METRIC_LABELS

@@ -1130,7 +1130,7 @@ INFO_FIELD_BY_NAME = Metric(
     "redis_<field>",
     GAUGE,
     "Redis INFO field <field>.",
-    source="INFO, CLUSTER INFO: fields named db*, cmdstat_*, cluster_* in no table",
+    source="INFO, CLUSTER INFO: fields `db*`, `cmdstat_*`, `cluster_*` in no table",
     pattern=r"redis_(db|cmdstat_|cluster_)\w*",
 )
 
@@ -1227,7 +1227,8 @@ def _row(entry: Metric) -> str:
     if entry.opt_out:
         enabled += f"; off with `{entry.opt_out}`"
     cells = (f"`{entry.name}`", entry.kind, ", ".join(labels), entry.source, enabled, entry.help)
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    name, *rest = (cell.replace("|", "\\|") for cell in cells)
+    return "| " + " | ".join([name, *(cell.replace("<", "&lt;") for cell in rest)]) + " |"
 
 
 def with_reference(document: str) -> str:

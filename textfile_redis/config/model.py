@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textfile_redis.catalog import LABEL_NAMES
+
 DEFAULT_CONFIG_PATH = Path("/etc/textfile-redis/config.toml")
 DEFAULT_INTERVAL = 15.0
 DEFAULT_TIMEOUT = 5.0
@@ -68,18 +70,9 @@ TARGET_KEYS = (
     *TLS_KEYS,
     *OPTION_KEYS,
 )
-# Label names the metrics carry themselves; a static label of the same name would clash.
-METRIC_LABELS = frozenset(
-    {
-        "addr", "class", "cmd", "command", "consumer", "db", "err", "event_name", "filename",
-        "flags", "group", "host", "id", "key", "key_group", "kind", "le", "limit",
-        "master_address", "master_host", "master_name", "master_port", "master_replid",
-        "master_status", "maxmemory_policy", "message", "name", "os", "pattern", "port",
-        "process_id", "quantile", "read_only", "redis_build_id", "redis_mode", "redis_version",
-        "resp", "role", "run_id", "slave_ip", "slave_port", "slave_state", "stream", "tcp_port",
-        "thread", "user", "val", "valkey_release_stage", "valkey_version", "value", "version",
-    }
-)  # fmt: skip
+# Label names the metrics carry themselves, from the catalogue: a static label of the same name
+# would clash.
+METRIC_LABELS = LABEL_NAMES
 SECRET_KEYS = frozenset({"password"})
 
 
