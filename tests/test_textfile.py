@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from runner import textfile_redis
 
+from textfile_redis import catalog
 from textfile_redis.config import Overrides, load_config
-from textfile_redis.families import Families
 from textfile_redis.textfile import (
     ForeignFileError,
     Marker,
@@ -27,6 +27,7 @@ from textfile_redis.textfile import (
     temp_files,
     write_atomic,
 )
+from textfile_redis.translate import Families
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -43,10 +44,10 @@ MARKED = Marker(OWNER, "a").line().encode()  # what a file must start with to be
 
 def _families() -> list[Family]:
     families = Families({"addr": "redis://127.0.0.1:6379"})
-    families.gauge("redis_up", 1.0)
-    families.counter("redis_total_error_replies", 3.0)
-    families.counter("redis_commands_total", 7.0, cmd="get")
-    families.histogram("redis_commands_latencies_usec", 3.0, 21.0, [(1048576.0, 3.0), (1.0, 1.0)])
+    families.gauge(catalog.UP, 1.0)
+    families.counter(catalog.BY_NAME["redis_total_error_replies"], 3.0)
+    families.counter(catalog.COMMANDS_TOTAL, 7.0, cmd="get")
+    families.histogram(catalog.COMMANDS_LATENCIES_USEC, 3.0, 21.0, [(1048576.0, 3.0), (1.0, 1.0)])
     return families.collect()
 
 
@@ -103,9 +104,9 @@ def test_histogram_bounds_are_formatted_as_go_does() -> None:
 def test_bytes_that_are_not_utf8_are_escaped_and_lookalikes_written_once() -> None:
     r"""Undecodable bytes read back as \xNN; a key that then prints like another is written once."""
     families = Families({"addr": 'say "hi"'})
-    families.gauge("redis_key_size", 5.0, db="db0", key="u:\udcff\udcfe")
-    families.gauge("redis_key_size", 6.0, db="db0", key="u:\\xff\\xfe")
-    families.gauge("redis_key_size", 7.0, db="db0", key="plain")
+    families.gauge(catalog.KEY_SIZE, 5.0, db="db0", key="u:\udcff\udcfe")
+    families.gauge(catalog.KEY_SIZE, 6.0, db="db0", key="u:\\xff\\xfe")
+    families.gauge(catalog.KEY_SIZE, 7.0, db="db0", key="plain")
     text = render(families.collect(), Marker(OWNER, "t")).decode()
     samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
     values = {sample.labels["key"]: sample.value for sample in samples}
