@@ -328,10 +328,32 @@ def test_removed_target_loses_its_conf_and_metrics_without_a_restart(fleet: Flee
     assert prom_files(kept) == ["redis_main.prom", "redis_second.prom"]
 
 
+def test_no_target_listed_discovers_each_hosts_servers(fleet: Fleet) -> None:
+    """With no target listed the role deploys discovery, and the hardened unit finds the servers.
+
+    Each host's Debian redis-server (6379, running as redis) is found from its title and served by
+    node_exporter with redis_up 1; the password server (6380) too, through the credential the
+    inventory maps to its port.
+    """
+    for host in fleet.hosts:
+        fleet.targets[host.name] = []
+        credential = {"match": "6380", "password": fleet.password}
+        fleet.host_vars[host.name]["textfile_redis_credentials"] = [credential]
+    fleet.play()
+    found = {"redis://127.0.0.1:6379", "redis://127.0.0.1:6380"}
+    for host in fleet.hosts:
+        poll(lambda host=host: serves_every_target(host, found), METRICS_DEADLINE, host.name)
+        assert prom_files(host) == ["redis_6379.prom", "redis_6380.prom"]
+        assert host.ssh(f"ls {CONFD}").stdout.split() == []
+        secrets = host.ssh("ls /etc/textfile-redis/secrets").stdout.split()
+        assert secrets == ["credential-6380.password"]
+
+
 def test_no_target_left_stops_and_disables_the_service(fleet: Fleet) -> None:
-    """A host whose inventory lists no target keeps no service running and no metrics file."""
+    """A host whose inventory lists no target and turns discovery off keeps no service running."""
     host = fleet.hosts[-1]
     fleet.targets[host.name] = []
+    fleet.host_vars[host.name].update(textfile_redis_discover=False, textfile_redis_credentials=[])
     played = fleet.play()
     assert played.changed(host.name) > 0
     assert host.ssh(f"systemctl is-active {SERVICE}", check=False).stdout.strip() == "inactive"
