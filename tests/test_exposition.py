@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 from recorded import ADDR, REPLIES, Translated, load
 
+from textfile_redis import catalog
 from textfile_redis.exposition import LabelLayout, format_value
-from textfile_redis.translate import Extras, Outcome
+from textfile_redis.translate import Extras, Families, Outcome
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -88,3 +89,50 @@ def test_a_samples_own_label_takes_its_sorted_place_and_wins_over_a_common_one()
     three = LabelLayout({"addr": "a"}, ("x", "le", "cmd"))
     labels = {"x": "1", "le": "2", "cmd": "c"}
     assert three.around(labels, "le") == ('{addr="a",cmd="c",le="', '",x="1"}')
+
+
+X = catalog.Metric("redis_x", catalog.GAUGE, "X.", ("db",))
+Y = catalog.Metric("redis_y", catalog.COUNTER, "Y.", ("db",))
+H = catalog.Metric("h", catalog.HISTOGRAM, "H.", ("cmd",))
+S = catalog.Metric("s", catalog.SUMMARY, "S.", ("cmd",))
+KEPT = catalog.Metric("kept", catalog.GAUGE, "Kept.", ("db",))
+NEW = catalog.Metric("new", catalog.GAUGE, "New.")
+
+
+def test_families_write_a_series_once_the_first_value_winning() -> None:
+    """A sample whose name and labels were written already is dropped, whatever its value."""
+    families = Families({"addr": "a"})
+    families.gauge(X, 1.0, db="db0")
+    families.gauge(X, 2.0, db="db0")
+    families.counter(X, 3.0, db="db0")
+    families.counters({X: 4.0, Y: 5.0}, db="db0")
+    families.gauge(X, 6.0, db="db1")
+    (x, y) = families.collect()
+    assert x.lines == ['redis_x{addr="a",db="db0"} 1.0\n', 'redis_x{addr="a",db="db1"} 6.0\n']
+    assert y.lines == ['redis_y{addr="a",db="db0"} 5.0\n']
+
+
+def test_a_histogram_repeated_is_written_whole_once() -> None:
+    """A second histogram with the same labels adds nothing, not even new buckets."""
+    families = Families({})
+    families.histogram(H, 3, 10, [(1, 2), (4, 3)], cmd="get")
+    families.histogram(H, 9, 99, [(2, 9)], cmd="get")
+    families.summary(S, 3, 10, {0.5: 1.0}, cmd="get")
+    families.summary(S, 9, 99, {0.9: 2.0}, cmd="get")
+    text = "".join(family.text() for family in families.collect())
+    assert text.count("h_bucket") == 3
+    assert 'le="2"' not in text
+    assert text.count("s{") == 1
+
+
+def test_rollback_forgets_what_came_after_the_mark() -> None:
+    """Samples and families added since the mark are gone, and may be written again."""
+    families = Families({})
+    families.gauge(KEPT, 1.0)
+    mark = families.mark()
+    families.gauge(KEPT, 2.0, db="db0")
+    families.gauge(NEW, 3.0)
+    families.rollback(mark)
+    assert [(f.name, f.lines) for f in families.collect()] == [("kept", ["kept 1.0\n"])]
+    families.gauge(NEW, 4.0)
+    assert families.collect()[-1].lines == ["new 4.0\n"]
