@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +20,6 @@ from servers import Exposition, unaccepted_lints, wait_for, write_toml_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from servers import NodeExporter
 
@@ -279,3 +279,39 @@ def test_a_million_line_info_is_bounded_in_time_and_memory(
     assert found.value("redis_up") is not None
     assert finished.peak_rss_mb < PEAK_RSS_BOUND_MB
     assert finished.seconds < 4 + STARTUP_ALLOWANCE
+
+
+def _rss_mb(pid: int) -> float:
+    """The process's resident memory now, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return (
+        int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+        / 1024
+    )
+
+
+def test_run_gives_memory_back_after_a_flood_and_keeps_the_other_file_fresh(
+    hostile: Callable[..., HostileServer], tmp_path: Path
+) -> None:
+    """Cycle after cycle of 16 MiB floods, run's memory stays bounded and the neighbour fresh."""
+    flooding = hostile(INFO=Flood(b"$500000000\r\n", b"x" * 65536))
+    healthy = hostile()
+    config, textfile_dir = _config(tmp_path, flooding, healthy, interval=1, timeout=0.8)
+    notify = NotifySocket()
+    daemon = RunningDaemon(
+        config, tmp_path / "daemon.log", env=clean_env(NOTIFY_SOCKET=notify.address)
+    )
+    try:
+        wait_for(lambda: notify.cycles >= 2, timeout=15, message="two complete cycles")
+        settled = _rss_mb(daemon.pid)
+        wait_for(lambda: notify.cycles >= 6, timeout=15, message="four more cycles")
+        assert _rss_mb(daemon.pid) < settled + 20
+        assert _rss_mb(daemon.pid) < PEAK_RSS_BOUND_MB
+        assert flooding.connections >= 3  # tried again after 1 s and 2 s of backoff, cut off again
+        assert Exposition.read(textfile_dir / "redis_t0.prom").value("redis_up") == 0
+        assert Exposition.read(textfile_dir / "redis_t1.prom").value("redis_up") == 1
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(5) == 0
+    finally:
+        daemon.kill()
+        notify.close()

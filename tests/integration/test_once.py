@@ -177,7 +177,7 @@ def test_renamed_config_command(
 def test_flags_and_environment_without_config_file(
     server_factory: Callable[..., RedisServer], textfile_dir: Path, tmp_path: Path
 ) -> None:
-    """--redis-addr with REDIS_USER/REDIS_PASSWORD_FILE and no config file, as the quick start runs."""
+    """--redis-addr with REDIS_USER/REDIS_PASSWORD_FILE, no config file, as the quick start runs."""
     server = server_factory(password="env-pw")  # noqa: S106 - a test secret
     (tmp_path / "pw").write_text("env-pw\n")
     result = textfile_redis(
