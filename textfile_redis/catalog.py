@@ -922,7 +922,7 @@ INFO_GAUGES: dict[str, str] = {
     "maxmemory_reservation": "redis_memory_max_reservation_bytes",
     "maxmemory_desired_reservation": "redis_memory_max_reservation_desired_bytes",
     "maxfragmentationmemory_reservation": "redis_memory_max_fragmentation_reservation_bytes",
-    "maxfragmentationmemory_desired_reservation": "redis_memory_max_fragmentation_reservation_desired_bytes",  # noqa: E501
+    "maxfragmentationmemory_desired_reservation": "redis_memory_max_fragmentation_reservation_desired_bytes",
     "mem_fragmentation_ratio": "redis_mem_fragmentation_ratio",
     "mem_fragmentation_bytes": "redis_mem_fragmentation_bytes",
     "mem_clients_slaves": "redis_mem_clients_slaves",
@@ -1007,7 +1007,7 @@ INFO_GAUGES: dict[str, str] = {
     "search_global_total": "redis_search_global_total",
     "search_bytes_collected": "redis_search_collected_bytes",
     "search_number_of_active_indexes": "redis_search_number_of_active_indexes",
-    "search_number_of_active_indexes_running_queries": "redis_search_number_of_active_indexes_running_queries",  # noqa: E501
+    "search_number_of_active_indexes_running_queries": "redis_search_number_of_active_indexes_running_queries",
     "search_number_of_active_indexes_indexing": "redis_search_number_of_active_indexes_indexing",
     "search_total_active_write_threads": "redis_search_total_active_write_threads",
     "search_total_num_docs_in_indexes": "redis_search_total_num_docs_in_indexes",
@@ -1035,7 +1035,7 @@ INFO_GAUGES: dict[str, str] = {
     "search_query_queue_size": "redis_search_query_queue_size",
     "search_writer_queue_size": "redis_search_writer_queue_size",
     "search_string_interning_store_size": "redis_search_string_interning_store_size",
-    "search_vector_externing_hash_extern_errors": "redis_search_vector_externing_hash_extern_errors",  # noqa: E501
+    "search_vector_externing_hash_extern_errors": "redis_search_vector_externing_hash_extern_errors",
     "search_vector_externing_num_lru_entries": "redis_search_vector_externing_num_lru_entries",
 }
 
@@ -1073,8 +1073,8 @@ INFO_COUNTERS: dict[str, str] = {
     "total_writes_processed": "redis_total_writes_processed",
     "io_threaded_reads_processed": "redis_io_threaded_reads_processed",
     "io_threaded_writes_processed": "redis_io_threaded_writes_processed",
-    "client_query_buffer_limit_disconnections": "redis_client_query_buffer_limit_disconnections_total",  # noqa: E501
-    "client_output_buffer_limit_disconnections": "redis_client_output_buffer_limit_disconnections_total",  # noqa: E501
+    "client_query_buffer_limit_disconnections": "redis_client_query_buffer_limit_disconnections_total",
+    "client_output_buffer_limit_disconnections": "redis_client_output_buffer_limit_disconnections_total",
     "reply_buffer_shrinks": "redis_reply_buffer_shrinks_total",
     "reply_buffer_expands": "redis_reply_buffer_expands_total",
     "acl_access_denied_auth": "redis_acl_access_denied_auth_total",
@@ -1113,9 +1113,9 @@ INFO_COUNTERS: dict[str, str] = {
     "search_hnsw_search_exceptions_count": "redis_search_hnsw_search_exceptions_count",
     "search_hnsw_create_exceptions_count": "redis_search_hnsw_create_exceptions_count",
     "search_vector_externing_entry_count": "redis_search_vector_externing_entry_count",
-    "search_vector_externing_generated_value_cnt": "redis_search_vector_externing_generated_value_count",  # noqa: E501
+    "search_vector_externing_generated_value_cnt": "redis_search_vector_externing_generated_value_count",
     "search_vector_externing_lru_promote_cnt": "redis_search_vector_externing_lru_promote_count",
-    "search_vector_externing_deferred_entry_cnt": "redis_search_vector_externing_deferred_entry_count",  # noqa: E501
+    "search_vector_externing_deferred_entry_cnt": "redis_search_vector_externing_deferred_entry_count",
     "used_active_time_main_thread": "redis_active_time_main_thread_seconds_total",
 }
 
