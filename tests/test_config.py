@@ -403,6 +403,45 @@ def test_bad_max_scrape_bytes_is_refused_naming_file_and_key(
     assert_refused(world, Given(main.replace("{value}", value)), expected)
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [('"10k"', "'10k'"), ("0", "0"), ("-5", "-5"), ("1e4", "10000.0"), ("true", "true")],
+)
+@pytest.mark.parametrize(
+    ("where", "main"),
+    [
+        ("max_series", TOP + "max_series = {value}\n" + TARGET),
+        ("target[1].max_series", ONE + "max_series = {value}\n"),
+        ("max_series_total", TOP + "max_series_total = {value}\n" + TARGET),
+    ],
+    ids=["max_series top", "max_series target", "max_series_total"],
+)
+def test_bad_series_budget_is_refused_naming_file_and_key(
+    world: World, value: str, shown: str, where: str, main: str
+) -> None:
+    """A series budget of the wrong type, zero or negative is refused naming file and key."""
+    expected = f"{{main}}: {where}: expected a whole number greater than 0, got {shown}"
+    assert_refused(world, Given(main.replace("{value}", value)), expected)
+
+
+def test_max_series_total_is_top_level_only(world: World) -> None:
+    """max_series_total in a [[target]] is an unknown key there: it is the whole file's."""
+    given = Given(one("max_series_total = 100"))
+    assert_refused(world, given, "{main}: target[1]: unknown key 'max_series_total'…")
+
+
+@pytest.mark.parametrize(
+    ("main", "expected"),
+    [(ONE, 50_000), (TOP + "max_series_total = 1200\n" + TARGET, 1200)],
+    ids=["default 50,000", "set"],
+)
+def test_max_series_total_is_read_from_the_top_level(
+    world: World, main: str, expected: int
+) -> None:
+    """max_series_total defaults to 50,000 and takes the top level's value."""
+    assert world.load(Given(main)).max_series_total == expected
+
+
 def test_missing_found_textfile_dir_is_named_with_why_it_was_chosen(world: World) -> None:
     """Unset, textfile_dir is what discovery chose; missing, the refusal says how it was chosen."""
     overrides = world.build(Given(TARGET))
@@ -1004,6 +1043,16 @@ TWO = '[[target]]\naddr = "h:1"\n[[target]]\naddr = "h:2"\n'
             "options.max_scrape_bytes",
             [4096],
             id="max_scrape_bytes: --redis-addr too",
+        ),
+        pytest.param(Given(ONE), "options.max_series", [10_000], id="max_series: 10,000"),
+        pytest.param(
+            Given(
+                TOP + "max_series = 3000\n" + TWO + "max_series = 200\n",
+                files={"conf.d/more.toml": '[[target]]\naddr = "h:3"\nmax_series = 7\n'},
+            ),
+            "options.max_series",
+            [3000, 200, 7],
+            id="max_series: top level, own, conf.d",
         ),
     ],
 )

@@ -872,6 +872,25 @@ BUILD_INFO = Metric(
     ("version",),
     "textfile-redis",
 )
+SERIES = Metric(
+    "textfile_redis_series",
+    GAUGE,
+    "Series in this file, these self-metrics included.",
+    source="textfile-redis: the series budget",
+)
+SERIES_LIMIT = Metric(
+    "textfile_redis_series_limit",
+    GAUGE,
+    "Series this file may hold: max_series, or its share of max_series_total if less.",
+    source="textfile-redis: the series budget",
+)
+SERIES_DROPPED = Metric(
+    "textfile_redis_series_dropped",
+    GAUGE,
+    "Series of an opt-in family left out of this file, whole, to keep within the series budget.",
+    ("family",),
+    "textfile-redis: the series budget",
+)
 
 
 # INFO field -> family, as redis_exporter v1.88 maps them: each becomes an entry of INFO_FAMILIES.

@@ -22,7 +22,7 @@ from .config import (
     load_config,
     with_servers,
 )
-from .cycle import Collector
+from .cycle import Collector, budgeted
 from .daemon import STOP_WRITERS_TIMEOUT, Daemon, remove_owned
 from .discover import Server, TextfileDir, discover, textfile_dir
 from .notify import Notifier
@@ -31,6 +31,9 @@ from .textfile import conflict, remove_files, temp_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from .config import Target
+    from .scrape import ScrapeResult
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -170,8 +173,20 @@ def _check(config: Config, args: argparse.Namespace, _overrides: Overrides) -> i
         scraper.close()
         failures += result.error is not None
         status = f"failed: {result.error}" if result.error else f"ok in {result.duration:.3f}s"
+        status += f"; {_series(config, target, result)}"
         print(f"target {target.name} ({target.addr}): {status}")  # noqa: T201
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _series(config: Config, target: Target, result: ScrapeResult) -> str:
+    """`412 of 10000 series`, and what the budget would leave out or cannot hold."""
+    verdict = budgeted(config, target, result)
+    text = f"{verdict.series} of {verdict.limit} series"
+    if verdict.dropped:
+        text += ", left out: " + ", ".join(f"{f} ({n})" for f, n in verdict.dropped.items())
+    if verdict.over:
+        text += ", over the budget in default families alone"
+    return text
 
 
 def _print_conflicts(config: Config) -> int:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import budget
 from .scrape import Scraper
 from .textfile import Marker, render, write_atomic
 from .translate import Extras, Outcome, translate
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .config import Config, Target
+    from .scrape import ScrapeResult
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class _Slot:
     jobs: queue.SimpleQueue[_Job] = field(default_factory=queue.SimpleQueue)
     busy: bool = False
     malformed: tuple[str, ...] = ()  # the replies last logged as malformed, by name
+    budget_state: tuple[tuple[str, ...], bool] = ((), False)  # last logged: left out, over
 
 
 class Collector:
@@ -191,21 +194,15 @@ class Collector:
         """Scrape one target, translate and write its file (unless its gate has closed)."""
         target = slot.scraper.target
         result = slot.scraper.scrape()
-        outcome = Outcome(
-            addr=target.addr,
-            replies=result.replies,
-            refused=result.refused,
-            error=result.error,
-            duration=result.duration,
-            now=time.time(),
-            labels=target.labels,
-            extras=_extras(target),
-        )
+        outcome = outcome_of(target, result)
         config = self.config
         translation = translate(outcome)
+        verdict = budget.enforce(translation.families, series_limit(config, target))
         if result.error is None:  # a failed scrape says nothing about the replies' shapes
             _note_malformed(slot, translation.malformed)
-        data = render(translation.families, Marker(config.owner, target.name))
+            _note_budget(slot, verdict)
+        families = [*verdict.kept, *budget.own_families(verdict, _common_labels(target))]
+        data = render(families, Marker(config.owner, target.name))
         with slot.gate.enter() as allowed:
             if not allowed:
                 return TargetReport(target, result.error, "stopped: file not written")
@@ -214,6 +211,58 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def outcome_of(target: Target, result: ScrapeResult) -> Outcome:
+    """What translation needs of a target's scrape."""
+    return Outcome(
+        addr=target.addr,
+        replies=result.replies,
+        refused=result.refused,
+        error=result.error,
+        duration=result.duration,
+        now=time.time(),
+        labels=target.labels,
+        extras=_extras(target),
+    )
+
+
+def series_limit(config: Config, target: Target) -> int:
+    """The series the target's file may hold under this configuration."""
+    options = target.options
+    return budget.limit_for(options.max_series, config.max_series_total, len(config.targets))
+
+
+def budgeted(config: Config, target: Target, result: ScrapeResult) -> budget.Verdict:
+    """What the target's file would keep and leave out after this scrape (check --connect)."""
+    return budget.enforce(
+        translate(outcome_of(target, result)).families, series_limit(config, target)
+    )
+
+
+def _common_labels(target: Target) -> dict[str, str]:
+    return {"addr": target.addr, **dict(target.labels)}
+
+
+def _note_budget(slot: _Slot, verdict: budget.Verdict) -> None:
+    """Log the families a target's budget leaves out when that set changes, not every cycle."""
+    state = (tuple(verdict.dropped), verdict.over)
+    if state == slot.budget_state:
+        return
+    slot.budget_state = state
+    name, limit = slot.scraper.target.name, verdict.limit
+    if verdict.over:
+        log.warning(
+            "target %s: %d series in its default families alone, over its budget of %d",
+            name,
+            verdict.series,
+            limit,
+        )
+    if verdict.dropped:
+        left_out = ", ".join(f"{family} ({count})" for family, count in verdict.dropped.items())
+        log.warning("target %s: over its budget of %d series, left out: %s", name, limit, left_out)
+    elif not verdict.over:
+        log.info("target %s: every family within its budget of %d series again", name, limit)
 
 
 def _note_malformed(slot: _Slot, malformed: tuple[str, ...]) -> None:

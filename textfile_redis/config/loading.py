@@ -76,6 +76,7 @@ def load_config(
         warnings=_exposure_warnings(files),
         textfile_reason=settings.textfile_reason,
         discovery=discovery,
+        max_series_total=settings.max_series_total,
     )
 
 

@@ -13,6 +13,10 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_PORT = 6379
 DEFAULT_CONFIG_COMMAND = "CONFIG"
 DEFAULT_MAX_SCRAPE_BYTES = 16 * 1024 * 1024
+# The series budget (docs/operations.md): per file, and for all files together. A busy primary's
+# default families are ~1,300 series; Prometheus's sample_limit is per scrape of the whole host.
+DEFAULT_MAX_SERIES = 10_000
+DEFAULT_MAX_SERIES_TOTAL = 50_000
 CONFD_NAME = "conf.d"
 
 # redis_exporter's opt-in families; at the top level they are every target's default.
@@ -39,6 +43,7 @@ OPTION_KEYS = (
     "scan_budget",
     "lua_scripts",
     "max_scrape_bytes",
+    "max_series",
 )
 DISCOVERY_KEYS = ("discover", "discover_interval", "discover_only", "discover_exclude")
 TOP_KEYS = (
@@ -48,6 +53,7 @@ TOP_KEYS = (
     "config_command",
     "target",
     "credential",
+    "max_series_total",
     *DISCOVERY_KEYS,
     *OPTION_KEYS,
 )
@@ -141,6 +147,8 @@ class Options:
     # Bytes one server may send in one cycle before its scrape is abandoned (redis_up 0): a
     # server's replies must not decide how much memory we use. A busy primary's cycle is ~50 KB.
     max_scrape_bytes: int = DEFAULT_MAX_SCRAPE_BYTES
+    # Series the target's file may hold; past it, whole opt-in families are left out.
+    max_series: int = DEFAULT_MAX_SERIES
 
     @property
     def inspects_keys(self) -> bool:
@@ -215,6 +223,7 @@ class Config:
     warnings: tuple[str, ...] = ()  # one line each, for the operator; never a secret
     textfile_reason: str = ""  # where textfile_dir came from, in a few words
     discovery: Discovery | None = None  # None: discovery is off
+    max_series_total: int = DEFAULT_MAX_SERIES_TOTAL  # series of all targets' files together
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,11 @@ def _groups(table: Table, key: str, where: Where, _base: Path, _interval: float)
 
 
 def _positive_int(table: Table, key: str, where: Where, _base: Path, _interval: float) -> int:
+    return positive_int(table, key, where)
+
+
+def positive_int(table: Table, key: str, where: Where) -> int:
+    """The key's whole number above 0 (TOML's true is no number); the caller checked it is there."""
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(type_msg(where, key, "a whole number greater than 0", value))
@@ -106,6 +111,7 @@ _PARSERS: tuple[tuple[str, _Parse], ...] = (
     ("max_distinct_key_groups", _positive_int),
     ("check_keys_batch_size", _positive_int),
     ("max_scrape_bytes", _positive_int),
+    ("max_series", _positive_int),
     ("scan_budget", _scan_budget),
     ("lua_scripts", _lua_scripts),
 )

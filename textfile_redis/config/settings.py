@@ -23,12 +23,13 @@ from .fields import (
 from .model import (
     DEFAULT_CONFIG_COMMAND,
     DEFAULT_INTERVAL,
+    DEFAULT_MAX_SERIES_TOTAL,
     DEFAULT_TIMEOUT,
     TOP_KEYS,
     ConfigError,
     Options,
 )
-from .options import parse_options
+from .options import parse_options, positive_int
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +52,7 @@ class Settings:
     credentials_dir: str | None  # systemd's $CREDENTIALS_DIRECTORY, for LoadCredential=
     options: Options  # the top level's opt-in families: every target's defaults
     read_secrets: bool = True
+    max_series_total: int = DEFAULT_MAX_SERIES_TOTAL
 
 
 # Where node_exporter reads textfiles, when neither the file nor --textfile-dir says.
@@ -78,6 +80,11 @@ def read_settings(
         config_command=get_command(main, where, DEFAULT_CONFIG_COMMAND),
         credentials_dir=environ.get("CREDENTIALS_DIRECTORY") or None,
         options=parse_options(main, where, main_path.parent, Options(), interval),
+        max_series_total=(
+            positive_int(main, "max_series_total", where)
+            if "max_series_total" in main
+            else DEFAULT_MAX_SERIES_TOTAL
+        ),
     )
 
 
