@@ -1,8 +1,8 @@
 """Shared by the benchmarks: servers, redis_exporter, the proxy, measurements and tables.
 
 Every benchmark runs both sides against the same servers in one process, so a busy machine slows
-both alike and the ratios stay fair. Servers come from tests/servers.py, the test suite's own
-starter; redis_exporter is Debian's prometheus-redis-exporter.
+both alike and the ratios stay fair. Servers come from tests/support/, the test suite's own
+starters; redis_exporter is Debian's prometheus-redis-exporter.
 """
 
 from __future__ import annotations
@@ -29,24 +29,16 @@ from typing import TYPE_CHECKING
 import redis
 import redis.utils
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH_DIR = REPO / "bench"
-# tests/servers.py is a module of the test suite, not of the package; it is made for this too.
-sys.path.insert(0, str(REPO / "tests"))
-
-from servers import (  # noqa: E402 - importable only once tests/ is on the path
+from tests.support.processes import (
     ManagedProcess,
-    RedisServer,
-    binary_for,
     free_port,
     launch_on_free_port,
-    populate,
     spawn,
     stop_all,
     wait_for,
 )
-
-from textfile_redis.config import Config, Overrides, load_config  # noqa: E402 - after servers
+from tests.support.servers import RedisServer, binary_for, populate
+from textfile_redis.config import Config, Overrides, load_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +46,9 @@ if TYPE_CHECKING:
     from textfile_redis.cycle import TargetReport
 
 __all__ = ["RedisServer", "free_port", "populate", "wait_for"]
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / "bench"
 
 DEFAULT_KIND = "redis-7.0"
 EXPORTER_BINARY = "prometheus-redis-exporter"
@@ -78,7 +73,9 @@ def arguments(description: str, *, iterations: int, quick_iterations: int) -> ar
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a few iterations: proves it runs")
     parser.add_argument("--iterations", type=int, help=f"measured repetitions ({iterations})")
-    parser.add_argument("--server-kind", default=DEFAULT_KIND, help="tests/servers.py kind name")
+    parser.add_argument(
+        "--server-kind", default=DEFAULT_KIND, help="a server kind of tests/support/servers.py"
+    )
     args = parser.parse_args()
     if args.iterations is None:
         args.iterations = quick_iterations if args.quick else iterations
@@ -100,7 +97,7 @@ def workspace() -> Iterator[Path]:
 
 
 def stop_everything() -> None:
-    """Stop every server, exporter and proxy still running (tests/servers.py keeps the list)."""
+    """Stop every server, exporter and proxy still running (tests.support.processes lists them)."""
     stop_all()
 
 
@@ -219,11 +216,11 @@ class Proxy(ManagedProcess):
         """Start a proxy to `upstream_port` with `delay_ms` each way; return once it listens."""
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / f"proxy-{upstream_port}-{delay_ms:g}ms-{time.monotonic_ns()}.log"
-        argv = [sys.executable, str(BENCH_DIR / "proxy.py"), f"--upstream-port={upstream_port}"]
+        argv = [sys.executable, "-m", "bench.proxy", f"--upstream-port={upstream_port}"]
         argv.append(f"--delay-ms={delay_ms}")
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=REPO
             )
         assert process.stdout is not None  # noqa: S101 - stdout=PIPE above
         port = int(process.stdout.readline().split()[1])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common import (
+from bench.common import (
     WALL_AND_CPU,
     HttpClient,
     Proxy,
@@ -36,7 +36,6 @@ from common import (
     wall_and_cpu,
     workspace,
 )
-
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
 
-    from common import RedisServer
+    from tests.support.servers import RedisServer
 
 DELAYS_MS = (0.0, 1.0, 10.0)
 TMPFS = Path("/dev/shm")  # noqa: S108 - a fixed mount point, not a temp file name

@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common import Tally, ms, print_table, report_load, timed_in_process
-
+from bench.common import Tally, ms, print_table, report_load, timed_in_process
 from textfile_redis.textfile import Marker, write_atomic
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """Where our time goes: a py-spy profile of many cycles, or the import times of a one-shot run.
 
-    .venv/bin/python bench/hotspots.py cycle --py-spy /path/to/py-spy [--targets 100] [--idle]
-    .venv/bin/python bench/hotspots.py stages
-    .venv/bin/python bench/hotspots.py imports
+    .venv/bin/python -m bench.hotspots cycle --py-spy /path/to/py-spy [--targets 100] [--idle]
+    .venv/bin/python -m bench.hotspots stages
+    .venv/bin/python -m bench.hotspots imports
 
 `cycle` starts a busy primary with a replica (or, with --targets N, N small servers), runs
 `Collector.cycle()` over and over in a child under `py-spy record`, and prints the functions
@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from common import (
+from bench.common import (
+    REPO,
     Tally,
     child_env,
     collector_config,
@@ -38,8 +39,7 @@ from common import (
     start_busy_primary,
     workspace,
 )
-from targets import start_servers
-
+from bench.targets import start_servers
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 from textfile_redis.scrape import Scraper
@@ -113,11 +113,11 @@ def profile_cycles(args: argparse.Namespace) -> None:
         else:
             servers = start_servers(args.server_kind, workdir, args.targets)
         raw = workdir / "py-spy.txt"
-        child = [sys.executable, __file__, "child", "--cycles", str(args.cycles)]
+        child = [sys.executable, "-m", "bench.hotspots", "child", "--cycles", str(args.cycles)]
         child += [f"--addr={server.addr}" for server in servers]
         record = [args.py_spy, "record", "--rate", str(SAMPLE_RATE), "--format", "raw"]
         record += ["--output", str(raw), *(["--idle"] if args.idle else []), "--", *child]
-        subprocess.run(record, check=True, capture_output=True)
+        subprocess.run(record, check=True, capture_output=True, cwd=REPO)
         stacks = read_stacks(raw.read_text())
     counted = (
         "all samples (wall)" if args.idle else "running or in a system call (py-spy's non-idle)"

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from common import (
+from bench.common import (
     FLOOR_IMPORTS,
     PRODUCT_IMPORTS,
     HttpClient,
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import redis
-    from common import RedisServer
+
+    from tests.support.servers import RedisServer
 
 INTERVAL = 0.02  # seconds; the product refuses a timeout not below the interval
 TIMEOUT = 0.019

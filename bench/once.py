@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from common import (
+from bench.common import (
     EXPORTER_BINARY,
     FLOOR_IMPORTS,
     PRODUCT_IMPORTS,

@@ -2,7 +2,7 @@
 
 Run as its own process, so that its CPU time is charged to neither side of a comparison:
 
-    python bench/proxy.py --upstream-port 6379 --delay-ms 10
+    python -m bench.proxy --upstream-port 6379 --delay-ms 10
 
 It listens on a free loopback port and prints `listening PORT` once bound. Each line `stats` on
 stdin is answered with one JSON line of counters; end of stdin stops it.

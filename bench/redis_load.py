@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
-from common import (
+from bench.common import (
     HttpClient,
     RedisExporter,
     arguments,
@@ -25,7 +26,6 @@ from common import (
     start_busy_primary,
     workspace,
 )
-
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 
@@ -127,7 +127,7 @@ def main() -> None:
         collector = Collector(collector_config(workdir / "ours", [primary.addr]))
         exporter = RedisExporter.start(workdir / "exporter", primary.addr)
         http = HttpClient(exporter.port)
-        ours_cycle, theirs_scrape = collector.cycle, lambda: http.get("/metrics")
+        ours_cycle, theirs_scrape = collector.cycle, partial(http.get, "/metrics")
         for _ in range(args.warmup):
             ours_cycle()
             theirs_scrape()

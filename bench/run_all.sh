@@ -18,6 +18,6 @@ if ! command -v prometheus-redis-exporter >/dev/null; then
 fi
 
 for script in "${SCRIPTS[@]}"; do
-    printf '\n## .venv/bin/python bench/%s.py %s\n\n' "$script" "$*"
-    "$PYTHON" "bench/$script.py" "$@"
+    printf '\n## .venv/bin/python -m bench.%s %s\n\n' "$script" "$*"
+    "$PYTHON" -m "bench.$script" "$@"
 done

@@ -13,7 +13,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from common import (
+from bench.common import (
     WALL_AND_CPU,
     HttpClient,
     RedisExporter,
@@ -33,7 +33,6 @@ from common import (
     wall_and_cpu,
     workspace,
 )
-
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 

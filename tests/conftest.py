@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import pytest
-from servers import (
-    KINDS,
-    NodeExporter,
-    RedisServer,
-    Sentinel,
-    ServerKind,
-    binary_for,
-    kind_named,
-    populate,
-    start_cluster,
-    start_sentinel,
-)
+
+from tests.support.cluster import Sentinel, start_cluster, start_sentinel
+from tests.support.consumers import NodeExporter
+from tests.support.servers import KINDS, RedisServer, ServerKind, binary_for, kind_named, populate
+from tests.support.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
-
-
-def _missing_binary(kind: ServerKind) -> NoReturn:
-    # On CI a missing server is a broken setup, not a reason to test less.
-    message = f"no {kind.name} binary here; install {kind.installed_by}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session", params=KINDS, ids=[kind.name for kind in KINDS])
@@ -41,8 +25,7 @@ def server_kind(request: pytest.FixtureRequest) -> ServerKind:
     indirect=True)`.
     """
     kind = kind_named(request.param) if isinstance(request.param, str) else request.param
-    if binary_for(kind) is None:
-        _missing_binary(kind)
+    require(binary_for(kind), f"no {kind.name} binary here; install {kind.installed_by}")
     return kind
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from recorded import ADDR, NOW, REPLIES, Translated, load, parsed
 
+from tests.support.recorded import ADDR, NOW, REPLIES, Translated, load, parsed
 from textfile_redis import catalog
 from textfile_redis.config import METRIC_LABELS
 from textfile_redis.translate import Extras, Outcome

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import PRODUCT_ENV, textfile_redis
 
+from tests.support.daemon import PRODUCT_ENV, textfile_redis
 from textfile_redis.cli import main
 
 if sys.version_info >= (3, 11):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from recorded import SERVERS, load
 
+from tests.support.recorded import SERVERS, load
 from textfile_redis.commands import TRANSLATED_SETTINGS, ServerFeatures, cycle_commands
 from textfile_redis.config import Options, Target
 

@@ -9,13 +9,13 @@ import queue
 import signal
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from servers import wait_for
 
+from tests.support.processes import wait_for
 from textfile_redis.config import Config, ConfigError, Credential, Discovery, Secret, Target
-from textfile_redis.cycle import TargetReport
+from textfile_redis.cycle import Collector, TargetReport
 from textfile_redis.daemon import Daemon, Event, _next_tick, freeze_long_lived
 from textfile_redis.discover import Server
 from textfile_redis.notify import Notifier
@@ -63,6 +63,11 @@ def test_freeze_long_lived_frees_garbage_then_freezes_what_lives() -> None:
 
 
 # --- the loop, with a stand-in collector and watcher -----------------------------------------
+
+
+def as_collector(fake: FakeCollector) -> Collector:
+    """A fake where Daemon's signature names the concrete Collector: it has the methods used."""
+    return cast("Collector", fake)
 
 
 class FakeCollector:
@@ -138,16 +143,19 @@ def _daemon(
         config,
         load,
         Notifier({}),
-        collector=collector,
-        watcher=FakeWatcher(),  # type: ignore[arg-type]
+        collector=as_collector(collector),
+        watcher=FakeWatcher(),
     )
 
 
 def _run_until(daemon: Daemon, *, after: Callable[[], bool]) -> int:
     """Run the daemon in this thread (signal handlers need it); post STOP once `after` holds."""
-    stopper = threading.Thread(
-        target=lambda: (wait_for(after, timeout=5), daemon.post(Event.STOP)), daemon=True
-    )
+
+    def stop_after() -> None:
+        wait_for(after, timeout=5)
+        daemon.post(Event.STOP)
+
+    stopper = threading.Thread(target=stop_after, daemon=True)
     stopper.start()
     return daemon.run()
 
@@ -184,7 +192,7 @@ def test_queued_reloads_merge_into_one_load(tmp_path: Path) -> None:
     for _ in range(20):
         daemon.post(Event.RELOAD)
 
-    assert _run_until(daemon, after=lambda: loads) == 0
+    assert _run_until(daemon, after=lambda: bool(loads)) == 0
     assert len(loads) == 1
 
 
@@ -330,7 +338,7 @@ def _discovering(
     return dataclasses.replace(config, interval=interval, discovery=on)
 
 
-def _run_steps(daemon: Daemon, steps: Callable[[], None]) -> None:
+def _run_steps(daemon: Daemon, steps: Callable[[], object]) -> None:
     """Run the daemon here while `steps` runs on a thread; STOP after them, even if they fail."""
     failures: list[BaseException] = []
 
@@ -356,7 +364,7 @@ def _discovering_daemon(
         config,
         load or (lambda: config),
         Notifier({}),
-        collector=collector,  # type: ignore[arg-type]
+        collector=as_collector(collector),
         watcher=FakeWatcher(),
         discover=discover,
     )
@@ -496,7 +504,7 @@ def test_a_failed_discovery_keeps_the_servers_and_is_logged_once(
         _discovering(tmp_path, interval=0.02, every=0.02),
         lambda: _config(tmp_path),
         Notifier({}),
-        collector=collector,  # type: ignore[arg-type]
+        collector=as_collector(collector),
         watcher=FakeWatcher(),
         discover=discover,
     )

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hostile import Close, Drip, Error, Flood, HostileServer, resp
 
+from tests.support.hostile import Close, Drip, Error, Flood, HostileServer, resp
 from textfile_redis.discover import (
     Endpoint,
     NotRedisError,

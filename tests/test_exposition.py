@@ -9,8 +9,8 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
-from recorded import ADDR, REPLIES, Translated, load
 
+from tests.support.recorded import ADDR, REPLIES, Translated, load
 from textfile_redis import catalog
 from textfile_redis.exposition import LabelLayout, format_value
 from textfile_redis.translate import Extras, Families, Outcome

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tools import require_tool
+
 SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
 BINARY = "/opt/textfile-redis/bin/textfile-redis"
 RUN = "textfile-redis.service"
@@ -82,13 +84,7 @@ def without_ignore_prefix(command: str) -> str:
 @pytest.fixture(scope="module")
 def systemd_analyze() -> str:
     """Return systemd-analyze's path; skip without it (fail on CI, where it must be there)."""
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        message = "no systemd-analyze here; install Debian's systemd package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return str(require_tool("systemd-analyze", installed_by="Debian's systemd package"))
 
 
 def test_run_service_speaks_sd_notify() -> None:

@@ -7,8 +7,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
 
+from tests.support.recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
 from textfile_redis.commands import TRANSLATED_SETTINGS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Outcome

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from recorded import ADDR, NOW, load
 
+from tests.support.recorded import ADDR, NOW, load
 from textfile_redis import cycle
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from recorded import ADDR, NOW, SERVERS, Translated, load
 
+from tests.support.recorded import ADDR, NOW, SERVERS, Translated, load
 from textfile_redis import commands, translate
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Extras, Outcome

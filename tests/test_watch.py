@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from servers import wait_for
 from watchdog.events import (
     DirCreatedEvent,
     DirModifiedEvent,
@@ -20,6 +19,7 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
+from tests.support.processes import wait_for
 from textfile_redis.watch import ConfigWatcher
 
 if TYPE_CHECKING:

@@ -7,10 +7,11 @@ import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
-from fleet_ansible import build_wheelhouse
-from fleet_deploy import ANSIBLE_TOOLS, FLEET_TOOLS, HOSTS, Fleet, require_tools
-from fleet_hosts import booted_fleet
-from fleet_tree import debian_tree
+
+from tests.support.fleet.ansible import build_wheelhouse
+from tests.support.fleet.deploy import ANSIBLE_TOOLS, FLEET_TOOLS, HOSTS, Fleet, require_tools
+from tests.support.fleet.hosts import booted_fleet
+from tests.support.fleet.tree import debian_tree
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
-from fleet_ansible import REPO, build_package_wheel
-from fleet_hosts import poll, quote
-from promserver import Prometheus, instances, node_job, prometheus_binary, prometheus_config
+
+from tests.support.consumers import (
+    Prometheus,
+    instances,
+    node_job,
+    prometheus_config,
+)
+from tests.support.fleet.ansible import REPO, build_package_wheel
+from tests.support.fleet.hosts import quote
+from tests.support.processes import wait_for
+from tests.support.tools import require_tool
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from fleet_deploy import Fleet
-    from fleet_hosts import Host
+    from tests.support.fleet.deploy import Fleet
+    from tests.support.fleet.hosts import Host
 
 pytestmark = [pytest.mark.fleet, pytest.mark.timeout(1500)]
 
@@ -26,6 +34,7 @@ CONFD = "/etc/textfile-redis/conf.d"
 METRICS_DEADLINE = 20.0  # seconds for a change to show in node_exporter (interval is 1 s)
 REMOVAL_DEADLINE = 5.0  # seconds for a removed target's metrics file to go
 WATCHDOG_DEADLINE = 30.0  # WatchdogSec=3s, then RestartSec=5s, then a start
+POLL_S = 0.25  # seconds between looks at a host: each look is an ssh round trip
 WATCHDOG_DROPIN = "/etc/systemd/system/textfile-redis.service.d/90-fleet-test-watchdog.conf"
 MAX_EXPOSURE = 1.2
 SCRAPE = (
@@ -81,7 +90,12 @@ def start_and_wait_for_files(host: Host, fleet: Fleet) -> None:
     """Start the service (Type=notify: after the first cycle) and wait for its metrics."""
     host.ssh(f"systemctl start {SERVICE}")
     expected = {f"redis_{t['name']}.prom" for t in fleet.targets[host.name]}
-    poll(lambda: set(prom_files(host)) == expected, METRICS_DEADLINE, f"{host.name}: files back")
+    wait_for(
+        lambda: set(prom_files(host)) == expected,
+        METRICS_DEADLINE,
+        interval=POLL_S,
+        message=f"{host.name}: files back",
+    )
 
 
 def test_deploy_runs_the_service_and_node_exporter_serves_every_target(fleet: Fleet) -> None:
@@ -92,19 +106,19 @@ def test_deploy_runs_the_service_and_node_exporter_serves_every_target(fleet: Fl
         deployed = host.ssh(f"sha256sum /etc/systemd/system/{SERVICE}").stdout.split()[0]
         assert deployed == unit, "the role must install systemd/textfile-redis.service as it is"
         addrs = addrs_of(fleet, host)
-        poll(lambda h=host, a=addrs: serves_every_target(h, a), METRICS_DEADLINE, host.name)
+        wait_for(
+            partial(serves_every_target, host, addrs),
+            METRICS_DEADLINE,
+            interval=POLL_S,
+            message=host.name,
+        )
 
 
 def test_prometheus_tells_apart_the_hosts_redis_at_the_same_address(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     """Prometheus here, with prometheus/'s relabel block, sees each host's 127.0.0.1:6379 apart."""
-    binary = prometheus_binary()
-    if binary is None:
-        message = "no prometheus here; install Debian's prometheus package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = require_tool("prometheus", installed_by="Debian's prometheus package")
     # Named as an inventory would name them; node_exporter listens on every address (:9100).
     hosts = {f"{host.spec.address}:9100": f"{host.name}:9100" for host in fleet.hosts}
     config = tmp_path / "prometheus.yml"
@@ -204,11 +218,21 @@ def test_watchdog_restarts_a_frozen_daemon(fleet: Fleet) -> None:
             state = show(h, "MainPID", "ActiveState")
             return state["MainPID"] not in {"0", old} and state["ActiveState"] == "active"
 
-        poll(replaced, WATCHDOG_DEADLINE, f"{host.name}: a new MainPID after the watchdog")
+        wait_for(
+            replaced,
+            WATCHDOG_DEADLINE,
+            interval=POLL_S,
+            message=f"{host.name}: a new MainPID after the watchdog",
+        )
         journal = host.ssh(f"journalctl -u {SERVICE} --no-pager -o cat").stdout
         assert "Watchdog timeout" in journal
         host.ssh(f"rm {WATCHDOG_DROPIN} && systemctl daemon-reload && systemctl restart {SERVICE}")
-        poll(lambda h=host: serves_every_target(h, addrs_of(fleet, h)), METRICS_DEADLINE, host.name)
+        wait_for(
+            partial(serves_every_target, host, addrs_of(fleet, host)),
+            METRICS_DEADLINE,
+            interval=POLL_S,
+            message=host.name,
+        )
 
 
 # A server that accepts and answers every command with a reply sent one byte every 0.1 s.
@@ -245,12 +269,18 @@ def test_a_dripping_server_does_not_starve_the_watchdog(fleet: Fleet) -> None:
     )
     running = show(host, "MainPID", "NRestarts")
     try:
-        poll(lambda: "redis_drip.prom" in prom_files(host), METRICS_DEADLINE, "the drip's file")
+        wait_for(
+            lambda: "redis_drip.prom" in prom_files(host),
+            METRICS_DEADLINE,
+            interval=POLL_S,
+            message="the drip's file",
+        )
         first = drip_file_mtime(host)
-        poll(
+        wait_for(
             lambda: drip_file_mtime(host) >= first + DRIP_WATCH,
             DRIP_WATCH + METRICS_DEADLINE,
-            "the drip's file rewritten over three watchdog periods",
+            interval=POLL_S,
+            message="the drip's file rewritten over three watchdog periods",
         )
         assert show(host, "MainPID", "NRestarts") == running
         up = redis_up(node_metrics(host))
@@ -261,7 +291,12 @@ def test_a_dripping_server_does_not_starve_the_watchdog(fleet: Fleet) -> None:
             f"rm -f {DRIP_TARGET} {WATCHDOG_DROPIN} && systemctl stop fleet-test-drip"
             f" && systemctl daemon-reload && systemctl restart {SERVICE}"
         )
-    poll(lambda: serves_every_target(host, addrs_of(fleet, host)), METRICS_DEADLINE, host.name)
+    wait_for(
+        lambda: serves_every_target(host, addrs_of(fleet, host)),
+        METRICS_DEADLINE,
+        interval=POLL_S,
+        message=host.name,
+    )
 
 
 def test_unit_change_restarts_the_service(fleet: Fleet) -> None:
@@ -275,7 +310,12 @@ def test_unit_change_restarts_the_service(fleet: Fleet) -> None:
     assert main_pid(changed) not in {"0", before[changed.name]}
     assert changed.spec.gateway in show(changed, "IPAddressAllow")["IPAddressAllow"]
     addrs = addrs_of(fleet, changed)
-    poll(lambda: serves_every_target(changed, addrs), METRICS_DEADLINE, changed.name)
+    wait_for(
+        lambda: serves_every_target(changed, addrs),
+        METRICS_DEADLINE,
+        interval=POLL_S,
+        message=changed.name,
+    )
 
 
 def test_rebuilt_wheel_is_reinstalled_and_restarts_the_service(fleet: Fleet) -> None:
@@ -295,7 +335,12 @@ def test_rebuilt_wheel_is_reinstalled_and_restarts_the_service(fleet: Fleet) -> 
         digest = hashlib.sha256(rebuilt.read_bytes()).hexdigest()
         shipped = host.ssh(f"sha256sum /var/cache/textfile-redis/wheelhouse/{rebuilt.name}")
         assert shipped.stdout.split()[0] == digest
-        poll(lambda h=host: serves_every_target(h, addrs_of(fleet, h)), METRICS_DEADLINE, host.name)
+        wait_for(
+            partial(serves_every_target, host, addrs_of(fleet, host)),
+            METRICS_DEADLINE,
+            interval=POLL_S,
+            message=host.name,
+        )
     reinstall = played.task(
         "Reinstall textfile-redis from a rebuilt wheel of the installed version"
     )
@@ -316,15 +361,21 @@ def test_removed_target_loses_its_conf_and_metrics_without_a_restart(fleet: Flee
     assert played.changed(kept.name) == 0, played.describe()
     assert pruned.ssh(f"ls {CONFD}").stdout.split() == ["main.toml"]
     assert pruned.ssh("ls /etc/textfile-redis/secrets").stdout.split() == []
-    poll(
+    wait_for(
         lambda: prom_files(pruned) == ["redis_main.prom"],
         REMOVAL_DEADLINE,
-        f"{pruned.name}: redis_second.prom removed by the daemon",
+        interval=POLL_S,
+        message=f"{pruned.name}: redis_second.prom removed by the daemon",
     )
     assert main_pid(pruned) == before, "a conf.d change must reload the service, not restart it"
     journal = pruned.ssh(f"journalctl -u {SERVICE} --no-pager -o cat").stdout
     assert "removed: second" in journal, "the daemon's reload retires the target"
-    poll(lambda: serves_every_target(pruned, addrs_of(fleet, pruned)), METRICS_DEADLINE, "pruned")
+    wait_for(
+        lambda: serves_every_target(pruned, addrs_of(fleet, pruned)),
+        METRICS_DEADLINE,
+        interval=POLL_S,
+        message="pruned",
+    )
     assert prom_files(kept) == ["redis_main.prom", "redis_second.prom"]
 
 
@@ -342,7 +393,12 @@ def test_no_target_listed_discovers_each_hosts_servers(fleet: Fleet) -> None:
     fleet.play()
     found = {"redis://127.0.0.1:6379", "redis://127.0.0.1:6380"}
     for host in fleet.hosts:
-        poll(lambda host=host: serves_every_target(host, found), METRICS_DEADLINE, host.name)
+        wait_for(
+            partial(serves_every_target, host, found),
+            METRICS_DEADLINE,
+            interval=POLL_S,
+            message=host.name,
+        )
         assert prom_files(host) == ["redis_6379.prom", "redis_6380.prom"]
         assert host.ssh(f"ls {CONFD}").stdout.split() == []
         secrets = host.ssh("ls /etc/textfile-redis/secrets").stdout.split()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from fleet_ansible import ANSIBLE_DIR, REPO
-from fleet_deploy import require_tools
+from tests.support.fleet.ansible import ANSIBLE_DIR, REPO
+from tests.support.fleet.deploy import require_tools
 
 ROLE = ANSIBLE_DIR / "roles" / "textfile_redis"
 

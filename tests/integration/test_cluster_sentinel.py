@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runner import textfile_redis
-from servers import (
-    CLUSTER_SLOTS,
-    SENTINEL_DOWN_AFTER_MS,
-    Exposition,
-    slot_ranges,
-    unaccepted_lints,
-    wait_for,
-    write_toml_config,
-)
+from tests.support.cluster import CLUSTER_SLOTS, SENTINEL_DOWN_AFTER_MS, slot_ranges
+from tests.support.config import write_config
+from tests.support.consumers import unaccepted_lints
+from tests.support.daemon import textfile_redis
+from tests.support.exposition import Exposition
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     import redis
-    from servers import NodeExporter, RedisServer, Sentinel
+
+    from tests.support.cluster import Sentinel
+    from tests.support.consumers import NodeExporter
+    from tests.support.servers import RedisServer
 
 ITEMS = 60  # keys written across the cluster, each to the node owning its slot
 
@@ -30,7 +29,7 @@ def _once(tmp_path: Path, servers: list[RedisServer], **options: object) -> list
     textfile_dir = tmp_path / "textfile"
     textfile_dir.mkdir()
     targets = [{"name": f"n{i}", "addr": s.addr, **options} for i, s in enumerate(servers)]
-    config = write_toml_config(tmp_path / "config.toml", textfile_dir, targets)
+    config = write_config(tmp_path / "config.toml", textfile_dir, targets)
     result = textfile_redis("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     paths = [textfile_dir / f"redis_n{i}.prom" for i in range(len(servers))]

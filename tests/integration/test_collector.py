@@ -6,9 +6,9 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import write_config
-from servers import free_port, wait_for
 
+from tests.support.config import write_config
+from tests.support.processes import free_port, wait_for
 from textfile_redis.config import Overrides, load_config
 from textfile_redis.cycle import Collector
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from servers import RedisServer
+    from tests.support.servers import RedisServer
 
 
 def _workers() -> dict[str, threading.Thread]:

@@ -11,24 +11,16 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import clean_env, textfile_redis
-from servers import (
-    CLUSTER_BUS_OFFSET,
-    ManagedProcess,
-    RedisServer,
-    binary_for,
-    cluster_options,
-    cluster_port,
-    free_port,
-    spawn,
-    start_sentinel,
-    wait_for,
-)
 
+from tests.support.cluster import CLUSTER_BUS_OFFSET, cluster_options, cluster_port, start_sentinel
+from tests.support.daemon import clean_env, textfile_redis
+from tests.support.processes import ManagedProcess, free_port, spawn, wait_for
+from tests.support.servers import RedisServer, binary_for
 from textfile_redis.config import Overrides, load_config
 from textfile_redis.discover import (
     DEBIAN_DIR,
@@ -42,7 +34,7 @@ from textfile_redis.discover import textfile_dir as find_textfile_dir
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from servers import NodeExporter
+    from tests.support.consumers import NodeExporter
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 REPO = Path(__file__).resolve().parents[2]
@@ -323,7 +315,7 @@ def tls_only_servers(tmp_path: Path) -> Iterator[tuple[ManagedProcess, ManagedPr
                     "--save", "", "--dir", str(tmp_path)]  # fmt: skip
             log = tmp_path / f"tls-{auth}.log"
             server = running.enter_context(ManagedProcess(spawn(argv, log), port, log))
-            wait_for(lambda port=port: _connects(port), message="the TLS server never listened")
+            wait_for(partial(_connects, port), message="the TLS server never listened")
             started.append(server)
         yield started[0], started[1]
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import redis
-from runner import textfile_redis
-from servers import Exposition, unaccepted_lints, write_toml_config
+
+from tests.support.config import write_config
+from tests.support.consumers import unaccepted_lints
+from tests.support.daemon import textfile_redis
+from tests.support.exposition import Exposition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from servers import NodeExporter, RedisServer
+    from tests.support.consumers import NodeExporter
+    from tests.support.servers import RedisServer
 
 BIG = 10 * 1024 * 1024  # a 10 MB value: inspection reads a 4 KiB prefix of it at most
 LONG = 5000  # longer than that prefix: a size, never a label
@@ -39,7 +43,7 @@ def _bytes_client(server: RedisServer) -> redis.Redis:
 def _once(tmp_path: Path, server: RedisServer, **options: object) -> tuple[Path, Exposition]:
     textfile_dir = tmp_path / "textfile"
     textfile_dir.mkdir()
-    config = write_toml_config(
+    config = write_config(
         tmp_path / "config.toml", textfile_dir, [{"name": "t", "addr": server.addr, **options}]
     )
     result = textfile_redis("once", "--config", str(config))

@@ -14,14 +14,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hostile import Close, Drip, Error, Flood, Hang, HostileServer, recorded_replies, resp
-from runner import NotifySocket, RunningDaemon, clean_env
-from servers import Exposition, unaccepted_lints, wait_for, write_toml_config
+
+from tests.support.config import write_config
+from tests.support.consumers import unaccepted_lints
+from tests.support.daemon import NotifySocket, RunningDaemon, clean_env
+from tests.support.exposition import Exposition
+from tests.support.hostile import (
+    Close,
+    Drip,
+    Error,
+    Flood,
+    Hang,
+    HostileServer,
+    recorded_replies,
+    resp,
+)
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from servers import NodeExporter
+    from tests.support.consumers import NodeExporter
 
 TIMEOUT = 1.0  # each target's deadline in these tests
 STARTUP_ALLOWANCE = 3.0  # the interpreter and imports, on a loaded two-core machine
@@ -80,7 +93,7 @@ def _config(tmp_path: Path, *servers: HostileServer, **top: object) -> tuple[Pat
     textfile_dir.mkdir(exist_ok=True)
     targets = [{"name": f"t{i}", "addr": s.addr} for i, s in enumerate(servers)]
     top = {"interval": 5, "timeout": TIMEOUT, **top}
-    return write_toml_config(tmp_path / "config.toml", textfile_dir, targets, **top), textfile_dir
+    return write_config(tmp_path / "config.toml", textfile_dir, targets, **top), textfile_dir
 
 
 def _once(tmp_path: Path, server: HostileServer, **top: object) -> tuple[Finished, Exposition]:

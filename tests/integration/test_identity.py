@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,9 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from promserver import Prometheus, instances, node_job, prometheus_binary, prometheus_config
-from runner import clean_env
-from servers import NodeExporter, RedisServer, binary_for, kind_named, populate, toml_value
+
+from tests.support.config import write_config
+from tests.support.consumers import (
+    NodeExporter,
+    Prometheus,
+    instances,
+    node_job,
+    prometheus_binary,
+    prometheus_config,
+)
+from tests.support.daemon import clean_env
+from tests.support.servers import RedisServer, binary_for, kind_named, populate
+from tests.support.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -52,27 +61,7 @@ HOST_B_NAMES["node-bare"] = ("cache-c", "cache-c")
 
 
 def _require(found: object, what: str) -> None:
-    # On CI a missing binary is a broken setup, not a reason to test less.
-    if found:
-        return
-    message = f"no {what} here; install Debian's {what} package"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _write_config(path: Path, textfile_dir: Path, targets: list[dict[str, Any]]) -> Path:
-    lines = [f"textfile_dir = {toml_value(str(textfile_dir))}", "timeout = 2"]
-    for target in targets:
-        lines.append("[[target]]")
-        for key, value in target.items():
-            if isinstance(value, dict):
-                pairs = ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items())
-                lines.append(f"{key} = {{ {pairs} }}")
-            else:
-                lines.append(f"{key} = {toml_value(value)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    require(found, f"no {what} here; install Debian's {what} package")
 
 
 def _collect_once(config: Path) -> None:
@@ -128,7 +117,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             (textfiles / "inventory.prom").write_text(f'inventory_host_info{{name="{host}"}} 1\n')
             if host == "host-b":
                 (textfiles / "relabel_cases.prom").write_text(_relabel_cases())
-            _collect_once(_write_config(work / host / "config.toml", textfiles, targets))
+            _collect_once(write_config(work / host / "config.toml", textfiles, targets, timeout=2))
             exporter = NodeExporter.start(textfiles, work / host / "node_exporter")
             exporters[host] = running.enter_context(exporter)
         config = work / "prometheus.yml"

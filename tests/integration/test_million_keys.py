@@ -16,15 +16,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import RunningDaemon
-from servers import Exposition, wait_for, write_toml_config
+
+from tests.support.config import write_config
+from tests.support.daemon import RunningDaemon
+from tests.support.exposition import Exposition
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     import redis
-    from servers import RedisServer
+
+    from tests.support.servers import RedisServer
 
 KEYS = 1_000_000
 OTHER_KEYS = 1000  # keys the pattern must not count
@@ -134,7 +138,7 @@ def test_a_million_keys_are_counted_over_budgeted_cycles_without_blocking_redis(
     assert client.dbsize() == KEYS + OTHER_KEYS
     textfile_dir = tmp_path / "textfile"
     textfile_dir.mkdir()
-    config = write_toml_config(
+    config = write_config(
         tmp_path / "config.toml",
         textfile_dir,
         [{"name": "big", "addr": server.addr}],

@@ -7,14 +7,16 @@ import socket
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import RunningDaemon, clean_env, write_config
-from servers import wait_for
+
+from tests.support.config import write_config
+from tests.support.daemon import RunningDaemon, clean_env
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from servers import RedisServer
+    from tests.support.servers import RedisServer
 
 
 @pytest.fixture
@@ -44,8 +46,8 @@ def test_ready_watchdog_and_stopping_in_order(
         tmp_path / "c.toml",
         textfile_dir,
         [{"name": "a", "addr": server.addr}],
-        interval="0.2",
-        timeout="0.1",
+        interval=0.2,
+        timeout=0.1,
     )
     env = clean_env(NOTIFY_SOCKET=notify_socket.getsockname(), WATCHDOG_USEC="10000000")
     daemon = RunningDaemon(config, tmp_path / "daemon.log", env=env)

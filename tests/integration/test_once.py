@@ -7,14 +7,18 @@ import stat
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import textfile_redis, write_config
-from servers import free_port, promtool_check_metrics
+
+from tests.support.config import write_config
+from tests.support.consumers import promtool_check_metrics
+from tests.support.daemon import clean_env, textfile_redis
+from tests.support.processes import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from servers import NodeExporter, RedisServer
+    from tests.support.consumers import NodeExporter
+    from tests.support.servers import RedisServer
 
 # promtool's naming lints that redis_exporter's own names raise; anything else is a real problem.
 ACCEPTED_LINTS = (
@@ -110,7 +114,7 @@ def test_unreachable_target_gets_up_zero_and_exit_1(
     """The down target's file says redis_up 0, the other is fresh, stderr names the failure."""
     down = f"redis://127.0.0.1:{free_port()}"
     targets = [{"name": "up", "addr": server.addr}, {"name": "down", "addr": down}]
-    config = write_config(tmp_path / "c.toml", textfile_dir, targets, timeout="1", interval="5")
+    config = write_config(tmp_path / "c.toml", textfile_dir, targets, timeout=1, interval=5)
     result = textfile_redis("once", "--config", str(config))
     assert result.returncode == 1
     assert "target down" in result.stderr
@@ -188,7 +192,7 @@ def test_flags_and_environment_without_config_file(
         server.addr,
         "--textfile-dir",
         str(textfile_dir),
-        env={**_base_env(), "REDIS_PASSWORD_FILE": str(tmp_path / "pw")},
+        env={**clean_env(), "REDIS_PASSWORD_FILE": str(tmp_path / "pw")},
     )
     assert result.returncode == 78  # an explicit --config that does not exist is an error
     result = textfile_redis(
@@ -197,14 +201,8 @@ def test_flags_and_environment_without_config_file(
         server.addr,
         "--textfile-dir",
         str(textfile_dir),
-        env={**_base_env(), "REDIS_PASSWORD_FILE": str(tmp_path / "pw")},
+        env={**clean_env(), "REDIS_PASSWORD_FILE": str(tmp_path / "pw")},
     )
     assert result.returncode == 0, result.stderr
     (written,) = textfile_dir.iterdir()
     assert _value(written.read_text(), "redis_up") == 1
-
-
-def _base_env() -> dict[str, str]:
-    from runner import clean_env  # noqa: PLC0415 - keeps the import next to its only user
-
-    return clean_env()

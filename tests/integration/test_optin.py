@@ -9,15 +9,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import textfile_redis
-from servers import Exposition, unaccepted_lints, wait_for, write_toml_config
+
+from tests.support.config import write_config
+from tests.support.consumers import unaccepted_lints
+from tests.support.daemon import textfile_redis
+from tests.support.exposition import Exposition
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
     import redis
-    from servers import RedisServer
+
+    from tests.support.servers import RedisServer
 
 # What _write_keys leaves in db0 under k:* and as `single`: the size redis_key_size must show.
 SIZES_DB0 = {
@@ -48,7 +53,7 @@ def _once(workdir: Path, server: RedisServer, **options: object) -> Once:
     textfile_dir = workdir / "textfile"
     textfile_dir.mkdir(parents=True)
     target = {"name": "t", "addr": server.addr, **options}
-    config = write_toml_config(workdir / "config.toml", textfile_dir, [target])
+    config = write_config(workdir / "config.toml", textfile_dir, [target])
     result = textfile_redis("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     path = textfile_dir / "redis_t.prom"

@@ -12,8 +12,12 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import RunningDaemon, textfile_redis
-from servers import Exposition, RedisServer, binary_for, free_port, wait_for, write_toml_config
+
+from tests.support.config import write_config
+from tests.support.daemon import RunningDaemon, textfile_redis
+from tests.support.exposition import Exposition
+from tests.support.processes import free_port, wait_for
+from tests.support.servers import RedisServer, binary_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,7 +76,7 @@ def test_run_follows_servers_that_start_stop_restart_or_need_a_credential(
         "discover_interval": DISCOVER_INTERVAL,
         "discover_only": ports,
     }
-    config = write_toml_config(etc / "config.toml", textfile_dir, [], **top)
+    config = write_config(etc / "config.toml", textfile_dir, [], **top)
     steady_file = textfile_dir / f"redis_{steady.port}.prom"
     locked_file = textfile_dir / f"redis_{locked.port}.prom"
     later_file = textfile_dir / f"redis_{later_port}.prom"

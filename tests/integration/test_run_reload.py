@@ -8,14 +8,16 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import RunningDaemon, textfile_redis, write_config
-from servers import wait_for
+
+from tests.support.config import write_config
+from tests.support.daemon import RunningDaemon, textfile_redis
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from servers import RedisServer
+    from tests.support.servers import RedisServer
 
 RELOAD_DEADLINE = 1.0  # seconds: the promise made to an operator dropping a conf.d file
 
@@ -38,8 +40,8 @@ def daemon(
         etc / "config.toml",
         textfile_dir,
         [{"name": "primary", "addr": primary.addr}],
-        interval="0.5",
-        timeout="0.4",
+        interval=0.5,
+        timeout=0.4,
     )
     running = RunningDaemon(config, tmp_path / "daemon.log")
     wait_for((textfile_dir / "redis_primary.prom").exists, message="no first file")
@@ -245,8 +247,8 @@ def test_world_readable_config_with_a_password_warns_in_one_line(
         etc / "config.toml",
         textfile_dir,
         [{"name": "primary", "addr": primary.addr, "password": "s3cr3t-never-printed"}],
-        interval="0.5",
-        timeout="0.4",
+        interval=0.5,
+        timeout=0.4,
     )
     config.chmod(0o644)
     running = RunningDaemon(config, tmp_path / "daemon.log")

@@ -27,8 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
-from runner import NotifySocket, RunningDaemon, clean_env, textfile_redis, write_config
-from servers import RedisServer, binary_for, free_port, wait_for
+
+from tests.support.config import write_config
+from tests.support.daemon import NotifySocket, RunningDaemon, clean_env, textfile_redis
+from tests.support.processes import free_port, wait_for
+from tests.support.servers import RedisServer, binary_for
+from tests.support.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -52,15 +56,6 @@ T = TypeVar("T")
 _OUTCOMES: list[dict[str, object]] = []
 
 
-def _require(condition: bool, reason: str) -> None:  # noqa: FBT001 - a guard, read as a sentence
-    """Skip when the machine lacks what the test needs; on CI that is a broken setup: fail."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 # --- the textfile directory ------------------------------------------------------------------
 
 
@@ -77,9 +72,9 @@ class Scene:
         """The main configuration file (its own directory: the daemon watches that directory)."""
         return self.etc / "config.toml"
 
-    def write_config(self, targets: list[dict[str, str]], **top: str) -> Path:
+    def write_config(self, targets: list[dict[str, str]], **top: object) -> Path:
         """Write config.toml with these targets; interval and timeout default to quick ones."""
-        top = {"interval": str(INTERVAL), "timeout": "0.15", **top}
+        top = {"interval": INTERVAL, "timeout": 0.15, **top}
         return write_config(self.config, self.textfile_dir, targets, **top)
 
     def plant_foreign(self) -> None:
@@ -248,7 +243,7 @@ def live_servers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RedisServer, RedisServer]]:
     """Two empty servers shared by the module's tests, which only read them."""
-    _require(binary_for(KIND) is not None, f"no {KIND} binary here; install redis-server")
+    require(binary_for(KIND) is not None, f"no {KIND} binary here; install redis-server")
     with (
         RedisServer.start(KIND, tmp_path_factory.mktemp("one")) as one,
         RedisServer.start(KIND, tmp_path_factory.mktemp("two")) as two,
@@ -259,7 +254,7 @@ def live_servers(
 @pytest.fixture
 def freezable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A server of the test's own, to be frozen; thawed (and stopped) after the test."""
-    _require(binary_for(KIND) is not None, f"no {KIND} binary here; install redis-server")
+    require(binary_for(KIND) is not None, f"no {KIND} binary here; install redis-server")
     with RedisServer.start(KIND, tmp_path_factory.mktemp("frozen")) as started:
         yield started
         started.thaw()
@@ -364,8 +359,8 @@ def test_frozen_server_neither_stalls_cycles_nor_delays_the_stop(
     # The timeout outlasts the stop deadline, so a stop that waited for a hung scrape would fail.
     config = scene.write_config(
         [{"name": "live", "addr": live.addr}, {"name": "frozen", "addr": freezable_server.addr}],
-        interval="1.5",
-        timeout="1.2",
+        interval=1.5,
+        timeout=1.2,
     )
     live_file = scene.textfile_dir / "redis_live.prom"
     frozen_file = scene.textfile_dir / "redis_frozen.prom"
@@ -574,9 +569,9 @@ UNSHARE = ("unshare", "--pid", "--fork", "--kill-child", "--mount-proc")
 @pytest.fixture(scope="module")
 def unshare_works() -> None:
     """Skip (fail on CI) unless util-linux unshare can make a pid namespace here."""
-    _require(shutil.which("unshare") is not None, "no unshare here; install util-linux")
+    require(shutil.which("unshare") is not None, "no unshare here; install util-linux")
     probe = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, check=False)
-    _require(probe.returncode == 0, f"unshare cannot make a pid namespace: {probe.stderr.strip()}")
+    require(probe.returncode == 0, f"unshare cannot make a pid namespace: {probe.stderr.strip()}")
 
 
 def _only_child(pid: int) -> int | None:
@@ -684,7 +679,7 @@ QUEUED_RELOADS = 30
 def _unreachable_targets(count: int) -> list[dict[str, str]]:
     """Targets on loopback ports nothing listens on (held while chosen, then released)."""
     with contextlib.ExitStack() as stack:
-        ports = set()
+        ports: set[int] = set()
         while len(ports) < count:
             probe = stack.enter_context(socket.socket())
             probe.bind(("127.0.0.1", 0))
@@ -696,7 +691,7 @@ def test_stop_behind_many_queued_reloads_takes_under_a_second(
     scene: Scene, start_daemon: Callable[..., RunningDaemon]
 ) -> None:
     """With 200 targets and 30 SIGHUPs just sent, SIGTERM still exits 0 within a second."""
-    config = scene.write_config(_unreachable_targets(MANY_TARGETS), interval="1", timeout="0.5")
+    config = scene.write_config(_unreachable_targets(MANY_TARGETS), interval=1, timeout=0.5)
     daemon = start_daemon(config)
     _await(daemon, lambda: _handles_stop_signals(daemon.pid), "handlers never installed")
     _await(daemon, lambda: len(scene.ours()) >= MANY_TARGETS // 2, "few files written")

@@ -6,15 +6,15 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from servers import free_port
 
+from tests.support.processes import free_port
 from textfile_redis.config import Secret, Target
 from textfile_redis.scrape import BACKOFF_MAX, Scraper
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from servers import RedisServer
+    from tests.support.servers import RedisServer
 
 
 def _target(addr: str, timeout: float = 2.0, **options: object) -> Target:

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis
-from servers import RedisServer, populate, promtool_check_metrics, wait_for
+
+from tests.support.consumers import promtool_check_metrics
+from tests.support.processes import wait_for
+from tests.support.servers import RedisServer, populate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from servers import NodeExporter
+    from tests.support.consumers import NodeExporter
 
 HAND_WRITTEN_PROM = """\
 # HELP infra_probe_value A value written by hand.

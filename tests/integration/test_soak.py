@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -10,8 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import NotifySocket, RunningDaemon, clean_env, write_config
-from servers import RedisServer, binary_for, free_port, wait_for
+
+from tests.support.config import write_config
+from tests.support.daemon import NotifySocket, RunningDaemon, clean_env
+from tests.support.processes import free_port, wait_for
+from tests.support.servers import RedisServer, binary_for
+from tests.support.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -19,8 +22,8 @@ if TYPE_CHECKING:
 KIND = "redis-7.0"
 CYCLES = 2000
 WARM_UP = 200  # cycles before the first sample: imports, caches and allocator arenas settle
-INTERVAL = "0.02"  # about 50 cycles a second here: 2,000 cycles in about 40 s
-TIMEOUT = "0.015"  # the up target answers in a few ms
+INTERVAL = 0.02  # about 50 cycles a second here: 2,000 cycles in about 40 s
+TIMEOUT = 0.015  # the up target answers in a few ms
 SAMPLES = 10  # /proc samples per point, one per cycle; the smallest is the steady figure
 FD_SLACK = 2  # a temp file and the directory fd are open for a moment in each write
 THREAD_SLACK = 2  # one thread per target per cycle comes and goes
@@ -79,11 +82,7 @@ def _sample(daemon: RunningDaemon, notify: NotifySocket) -> Sample:
 @pytest.fixture
 def up_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """An empty server of the soak's own."""
-    if binary_for(KIND) is None:
-        message = f"no {KIND} binary here; install redis-server"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(binary_for(KIND), f"no {KIND} binary here; install redis-server")
     with RedisServer.start(KIND, tmp_path_factory.mktemp("soak")) as started:
         yield started
 

@@ -10,8 +10,11 @@ import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
-from runner import textfile_redis, write_config
-from servers import RedisServer, binary_for, free_port
+
+from tests.support.config import write_config
+from tests.support.daemon import textfile_redis
+from tests.support.processes import free_port
+from tests.support.servers import RedisServer, binary_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -68,7 +71,7 @@ def _once(
         "tls_ca_file": str(certs / "ca.crt"),
         **keys,
     }
-    config = write_config(tmp_path / "c.toml", textfile_dir, [target], timeout="2", interval="5")
+    config = write_config(tmp_path / "c.toml", textfile_dir, [target], timeout=2, interval=5)
     return textfile_redis("once", "--config", str(config))
 
 

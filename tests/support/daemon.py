@@ -1,4 +1,4 @@
-"""Run the real command line in a child process, with a clean environment and a config file."""
+"""The daemon under test as a process: the CLI run to completion, RunningDaemon, NotifySocket."""
 
 from __future__ import annotations
 
@@ -39,17 +39,6 @@ def textfile_redis(
         timeout=timeout,
         check=False,
     )
-
-
-def write_config(path: Path, textfile_dir: Path, targets: list[dict[str, str]], **top: str) -> Path:
-    """Write a config.toml with the given [[target]] tables (string values only) and top keys."""
-    lines = [f'textfile_dir = "{textfile_dir}"']
-    lines += [f"{key} = {value}" for key, value in top.items()]
-    for target in targets:
-        lines.append("[[target]]")
-        lines += [f'{key} = "{value}"' for key, value in target.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 class RunningDaemon:

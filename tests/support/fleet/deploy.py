@@ -6,14 +6,14 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
-import pytest
-from fleet_ansible import run_playbook, write_inventory
+from tests.support.fleet.ansible import run_playbook, write_inventory
+from tests.support.tools import unavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from fleet_ansible import PlaybookRun
-    from fleet_hosts import Host
+    from tests.support.fleet.ansible import PlaybookRun
+    from tests.support.fleet.hosts import Host
 
 HOSTS = 2
 SERVICE = "textfile-redis.service"
@@ -24,16 +24,13 @@ INSTALLED_BY = "./scripts/test.sh (apt-get install debootstrap systemd-container
 
 
 def require_tools(tools: tuple[str, ...], *, root: bool) -> None:
-    """Skip when a tool (or root) is missing; on CI a missing tool is a broken setup: fail."""
+    """Skip when a tool (or root) is missing (fail on CI, tests.support.tools' one rule)."""
     missing = [tool for tool in tools if shutil.which(tool) is None]
     problems = [f"missing {', '.join(missing)}; {INSTALLED_BY}"] if missing else []
     if root and os.geteuid() != 0:
         problems.append("must run as root (it mounts, boots containers and makes netns)")
-    if not problems:
-        return
-    if os.environ.get("CI"):
-        pytest.fail("; ".join(problems))
-    pytest.skip("; ".join(problems))
+    if problems:
+        unavailable("; ".join(problems))
 
 
 class Fleet:

@@ -15,15 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fleet_tree import NSPAWN, NSPAWN_ENV, Cgroup, overlay, run
+from tests.support.fleet.tree import NSPAWN, NSPAWN_ENV, Cgroup, overlay, run
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-TEST_RANGE = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 benchmarking range
+TEST_RANGE = ipaddress.IPv4Network("198.18.0.0/15")  # RFC 2544 benchmarking range
 BOOT_DEADLINE = 90.0  # seconds from nspawn's start to `systemctl is-system-running` = running
 POWEROFF_DEADLINE = 30.0
 SSH_OPTIONS = (
@@ -60,16 +61,6 @@ chown redis:redis /etc/redis/redis-second.conf
 chmod 0640 /etc/redis/redis-second.conf
 systemctl enable redis-server@second.service
 """
-
-
-def poll(check: Callable[[], bool], deadline: float, what: str, interval: float = 0.25) -> None:
-    """Call check until it returns True; fail naming what was awaited once deadline s pass."""
-    end = time.monotonic() + deadline
-    while not check():
-        if time.monotonic() > end:
-            msg = f"not within {deadline:g} s: {what}"
-            raise AssertionError(msg)
-        time.sleep(interval)
 
 
 @dataclass(frozen=True)
@@ -158,7 +149,7 @@ class Host:
             state = done.stdout.strip()
             return state in {"running", "degraded"}
 
-        poll(running, BOOT_DEADLINE, f"{self.name} booted", interval=0.5)
+        wait_for(running, timeout=BOOT_DEADLINE, interval=0.5, message=f"{self.name} booted")
         if state != "running":
             failed = self.ssh("systemctl --failed --no-legend --plain", check=False).stdout
             msg = f"{self.name} booted {state}; failed units:\n{failed}"

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fleet_tree import overlay, run_in_tree
+from tests.support.fleet.tree import overlay, run_in_tree
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ANSIBLE_DIR = REPO / "ansible"
 PLAYBOOK_TIMEOUT = 600  # seconds
 # What a source copy for `pip wheel` leaves out: nothing of it is part of the package.

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-RECORDED = Path(__file__).parent / "fixtures" / "replies" / "redis-7.0-primary.json"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "replies" / "redis-7.0-primary.json"
 # Commands a scrape sends, by their first words, to the recorded reply they get.
 _RECORDED_FOR = {
     "INFO": "info",

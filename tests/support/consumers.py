@@ -1,20 +1,32 @@
-"""A real Prometheus (Debian's `prometheus`) for identity tests, and the shipped relabel block."""
+"""Real consumers of the textfiles: node_exporter, promtool's lint, a Prometheus server."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
+import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from servers import ManagedProcess, launch_on_free_port, spawn, wait_for
+from tests.support.processes import (
+    ManagedProcess,
+    launch_on_free_port,
+    on_path,
+    required_binary,
+    spawn,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
+# promtool 2.42 exits 3 when it found lint problems and 1 when the text does not parse; newer
+# releases use 1 for both. Either way its output lines are the problems.
+PROMTOOL_VERDICT_CODES = frozenset({0, 1, 3})
+
+PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "prometheus"
 SCRAPE_CONFIG = PROMETHEUS_DIR / "node-job-relabel.yml"
 BLOCK_START = "# ---- textfile-redis: copy from here ----"
 BLOCK_END = "# ---- textfile-redis: to here ----"
@@ -23,8 +35,7 @@ QUERY_DEADLINE_S = 20.0  # a few 1 s scrapes, and two for a rate(), on a busy ma
 
 def prometheus_binary() -> Path | None:
     """The Prometheus server binary, or None when Debian's prometheus package is not installed."""
-    found = shutil.which("prometheus")
-    return Path(found) if found else None
+    return on_path("prometheus")
 
 
 def relabel_block() -> str:
@@ -164,3 +175,103 @@ class Prometheus(ManagedProcess):
 def instances(result: list[dict[str, Any]]) -> list[str]:
     """The instance label of each series of a query result, sorted."""
     return sorted(series["metric"].get("instance", "") for series in result)
+
+
+class NodeExporter(ManagedProcess):
+    """node_exporter on a free loopback port with only the textfile collector enabled."""
+
+    name = "node_exporter"
+
+    @classmethod
+    def start(cls, textfile_dir: Path, workdir: Path) -> NodeExporter:
+        """Start node_exporter reading `textfile_dir`; return once /metrics answers."""
+        binary = required_binary("prometheus-node-exporter", "node_exporter")
+        workdir.mkdir(parents=True, exist_ok=True)
+
+        def launch(port: int) -> NodeExporter:
+            argv = [
+                str(binary),
+                "--collector.disable-defaults",
+                "--collector.textfile",
+                f"--collector.textfile.directory={textfile_dir}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ]
+            log_path = workdir / "node_exporter.log"
+            return cls(spawn(argv, log_path), port, log_path)
+
+        return launch_on_free_port(launch, NodeExporter.wait_until_serving)
+
+    @property
+    def url(self) -> str:
+        """The metrics endpoint."""
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def metrics(self) -> str:
+        """Scrape /metrics once and return the exposition text."""
+        # The URL is always http on loopback, built above.
+        with urllib.request.urlopen(self.url, timeout=5) as response:  # noqa: S310 -- see above
+            body: bytes = response.read()
+        return body.decode()
+
+    def complaints(self) -> list[str]:
+        """Its logged warnings and errors (a bad textfile, a duplicate series), but for root."""
+        return [
+            line
+            for line in self.log().splitlines()
+            if re.search(r"level=(warn|error)", line) and "running as root" not in line
+        ]
+
+    def wait_until_serving(self) -> None:
+        """Wait until /metrics answers; raise if node_exporter exits or the deadline passes."""
+        wait_for(self._serves_metrics, message=f"node_exporter never served {self.url}")
+
+    def _serves_metrics(self) -> bool:
+        self.check_alive()
+        try:
+            self.metrics()
+        except OSError:  # refused or reset: not listening yet (URLError is an OSError)
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"<NodeExporter {self.url} pid={self.pid}>"
+
+
+def promtool_check_metrics(path: Path) -> list[str]:
+    """Lint an exposition file with `promtool check metrics`; return its problems, [] when clean."""
+    promtool = required_binary("promtool")
+    with path.open("rb") as exposition:
+        result = subprocess.run(
+            [str(promtool), "check", "metrics"],
+            stdin=exposition,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    if result.returncode not in PROMTOOL_VERDICT_CODES:
+        raise RuntimeError(f"promtool failed with code {result.returncode}: {result.stderr}")
+    if result.returncode == 0:
+        return []
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+
+
+# promtool's naming lints that redis_exporter's own names raise (counters without `_total`, gauges
+# with `_total` or `_count`, `_sec`/`_ms`/`_milliseconds` units). Only `redis_*` names may raise
+# them: the product's own `textfile_redis_*` families follow the naming rules fully.
+REDIS_EXPORTER_LINTS = (
+    'counter metrics should have "_total" suffix',
+    'non-counter metrics should not have "_total" suffix',
+    "metric names should not contain abbreviated units",
+    'non-histogram and non-summary metrics should not have "_count" suffix',
+    'use base unit "seconds" instead of "milliseconds"',
+)
+
+
+def unaccepted_lints(path: Path) -> list[str]:
+    """The problems promtool finds in a textfile, less redis_exporter's naming lints."""
+    return [
+        problem
+        for problem in promtool_check_metrics(path)
+        if not (problem.startswith("redis_") and problem.endswith(REDIS_EXPORTER_LINTS))
+    ]

@@ -1,0 +1,1 @@
+"""Test support: processes, servers, consumers, config files and the daemon under test."""

@@ -1,0 +1,1 @@
+"""The fleet test's support: the host tree, booted hosts, the controller's Ansible runs."""
