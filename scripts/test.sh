@@ -64,7 +64,7 @@ PYTEST=("$BIN/python" -m pytest)
 lint() {
     say "ruff check";          "$BIN/ruff" check .
     say "ruff format --check"; "$BIN/ruff" format --check .
-    say "mypy --strict";       "$BIN/mypy" textfile_redis
+    say "mypy --strict";       "$BIN/mypy" textfile_redis tests bench
     say "shellcheck";          shellcheck scripts/*.sh .ci/run bench/*.sh
 }
 

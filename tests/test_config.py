@@ -7,6 +7,7 @@ config file, `{etc}` its directory and `{tmp}` the test's temp directory; `…` 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import hashlib
 import json
@@ -1126,10 +1127,15 @@ def test_tls_addr_carries_its_tls_files(
     (loaded,) = world.load(given).targets
 
     addr, tls = expected
-    files = [
-        None if p is None else world.etc / p for p in (tls.ca_file, tls.cert_file, tls.key_file)
-    ]
-    assert (loaded.addr, loaded.tls) == (addr, Tls(*files, skip_verify=tls.skip_verify))
+
+    def under_etc(path: Path | None) -> Path | None:
+        return None if path is None else world.etc / path
+
+    files = Tls(under_etc(tls.ca_file), under_etc(tls.cert_file), under_etc(tls.key_file))
+    assert (loaded.addr, loaded.tls) == (
+        addr,
+        dataclasses.replace(files, skip_verify=tls.skip_verify),
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,13 @@ import pytest
 from tests.support.config import write_config
 from tests.support.daemon import RunningDaemon, textfile_redis
 from tests.support.processes import wait_for
+from tests.support.servers import raw_command
 from textfile_redis import budget, catalog
 from textfile_redis.config import Config, Overrides, load_config
 from textfile_redis.cycle import Collector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
     from tests.support.consumers import NodeExporter
@@ -121,7 +122,7 @@ def budget_case(  # noqa: PLR0913 - the case's parts, each one named
     etc: Path,
     textfile_dir: Path,
     node_exporter_factory: Callable[[Path], NodeExporter],
-    options: dict[str, object],
+    options: Mapping[str, object],
     limit: int,
     expected: set[str],
 ) -> None:
@@ -155,7 +156,7 @@ def test_check_keys_over_50000_keys_are_left_out_whole(
 ) -> None:
     """check_keys over 50,000 keys under a 2,000 budget: the per-key families go, defaults stay."""
     server = server_factory()
-    server.client().execute_command("DEBUG", "POPULATE", KEYS, "key")
+    raw_command(server.client(), "DEBUG", "POPULATE", str(KEYS), "key")
     options = {"check_keys": ["db0=key:*"], "scan_budget": 10, "check_keys_batch_size": 5000}
     expected = {"redis_key_size", "redis_key_memory_usage_bytes", "redis_key_value_as_string"}
     budget_case(
