@@ -513,3 +513,26 @@ def test_a_failed_discovery_keeps_the_servers_and_is_logged_once(
     assert collector.retired == []
     failed = [m for m in caplog.messages if m.startswith("discovery failed")]
     assert failed == ["discovery failed; the servers found before stay: OSError: no /proc"]
+
+
+@pytest.mark.usefixtures("restore_signals")
+def test_a_target_whose_settings_change_keeps_its_file_through_the_reload(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload that restarts a target (a new timeout, budget, ...) never removes its file."""
+    before, after = Target("a", "redis://a:1", 1.0), Target("a", "redis://a:1", 2.0)
+    daemon = _daemon(_config(tmp_path, before), lambda: _config(tmp_path, after))
+    file = tmp_path / before.filename
+    file.write_text("# textfile-redis owner=0123456789ab target=a\nredis_up 1\n")
+    daemon.post(Event.RELOAD)
+    present_after_reload: list[bool] = []
+
+    def reloaded() -> bool:
+        if "reloaded:" not in caplog.text:
+            return False
+        present_after_reload.append(file.exists())
+        return True
+
+    assert _run_until(daemon, after=reloaded) == 0
+    assert present_after_reload == [True]
+    assert daemon.config.targets == (after,)

@@ -338,7 +338,11 @@ class Daemon:
         retired = self._collector.reconfigure(new_config, share)
         self.config = new_config
         self._current = frozenset(new_config.targets)
-        remove_files((old_config.textfile_dir / t.filename for t in retired), old_config.owner)
+        rewritten = _still_written(old_config, new_config)
+        gone = [
+            old_config.textfile_dir / t.filename for t in retired if t.filename not in rewritten
+        ]
+        remove_files(gone, old_config.owner)
         self._cycle.forget(t.name for t in retired)
         kept = {(t.name, t.addr) for t in new_config.targets}
         self._failing = {key: bad for key, bad in self._failing.items() if key in kept}
@@ -441,6 +445,17 @@ class _CycleBook:
 
     def forget(self, names: Iterable[str]) -> None:
         self.pending.difference_update(names)
+
+
+def _still_written(old: Config, new: Config) -> frozenset[str]:
+    """Files the new configuration writes where the old one did.
+
+    A target whose settings changed is retired and started again: its file must not vanish in
+    between, or node_exporter may miss it for a scrape.
+    """
+    if (old.textfile_dir, old.owner) != (new.textfile_dir, new.owner):
+        return frozenset()
+    return frozenset(target.filename for target in new.targets)
 
 
 def freeze_long_lived() -> None:
