@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ from textfile_redis.translate import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from prometheus_client.samples import Sample
+
 ALL_ON = Extras(include_config_metrics=True, include_system_metrics=True)
 MALFORMED = "textfile_redis_reply_malformed"
 # Replies no recording has, well formed, so that every family is there to be lost.
@@ -53,7 +56,11 @@ class File:
         )
         self.translation: Translation = translate(outcome)
         self.text = render(self.translation.families, Marker("o", "t")).decode()
-        self.samples = [s for f in text_string_to_metric_families(self.text) for s in f.samples]
+
+    @functools.cached_property
+    def samples(self) -> list[Sample]:
+        """Every sample in the file, read back by prometheus_client's parser."""
+        return _parse(self.text)
 
     def names(self) -> set[str]:
         """Every family name in the file."""
@@ -61,8 +68,15 @@ class File:
 
     def value(self, name: str, /, **labels: str) -> float | None:
         """The one sample of `name` with these labels (addr implied), or None."""
+        # Only the families that can hold `name` are rendered and parsed: parsing is the cost.
+        families = [
+            family
+            for family in self.translation.families
+            if name == family.name or name.startswith(family.name + "_")
+        ]
         wanted = {"addr": ADDR, **labels}
-        found = [s.value for s in self.samples if s.name == name and s.labels == wanted]
+        text = render(families, Marker("o", "t")).decode()
+        found = [s.value for s in _parse(text) if s.name == name and s.labels == wanted]
         assert len(found) <= 1
         return found[0] if found else None
 
@@ -71,6 +85,10 @@ class File:
         lines = [line for line in self.text.split("\n") if line and not line.startswith("#")]
         counts = collections.Counter(line.rpartition(" ")[0] for line in lines)
         return [series for series, count in counts.items() if count > 1]
+
+
+def _parse(text: str) -> list[Sample]:
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
 def _config_with(**settings: str) -> list[str]:

@@ -28,25 +28,49 @@ def load(fixture: str) -> dict[str, Any]:
 
 
 class Translated:
-    """An outcome translated, with lookups that take `implied` labels as read."""
+    """An outcome translated, with lookups that take `implied` labels as read.
+
+    Samples are parsed when looked up, one family at a time: parsing is most of the cost, and
+    most tests look at a few families of hundreds.
+    """
 
     def __init__(self, outcome: Outcome, implied: dict[str, str]) -> None:
         translation = translate(outcome)
         self.families = translation.families
         self.malformed = translation.malformed
         self._implied = implied
-        self.all_samples = [sample for family in self.families for sample in parsed(family)]
+        self._parsed: dict[int, list[Sample]] = {}
+
+    @property
+    def all_samples(self) -> list[Sample]:
+        """Every sample of every family, in the order written."""
+        return [sample for index in range(len(self.families)) for sample in self._of(index)]
 
     def value(self, name: str, /, **labels: str) -> float | None:
         """The value of the sample with exactly these labels, the implied ones included."""
         wanted = {**self._implied, **labels}
-        found = [s.value for s in self.all_samples if s.name == name and s.labels == wanted]
+        found = [s.value for s in self._named(name) if s.labels == wanted]
         assert len(found) <= 1, f"{name}{wanted} is written {len(found)} times"
         return found[0] if found else None
 
     def samples(self, name: str) -> list[dict[str, str]]:
         """The label sets of every sample named `name`."""
-        return [s.labels for s in self.all_samples if s.name == name]
+        return [s.labels for s in self._named(name)]
+
+    def _named(self, name: str) -> list[Sample]:
+        # A sample is named after its family, or after it plus a suffix (_bucket, _sum, ...).
+        return [
+            sample
+            for index, family in enumerate(self.families)
+            if name == family.name or name.startswith(family.name + "_")
+            for sample in self._of(index)
+            if sample.name == name
+        ]
+
+    def _of(self, index: int) -> list[Sample]:
+        if index not in self._parsed:
+            self._parsed[index] = parsed(self.families[index])
+        return self._parsed[index]
 
 
 def parsed(family: Family) -> list[Sample]:
