@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.config import write_config
-from tests.support.daemon import RunningDaemon, textfile_redis
+from tests.support.daemon import RunningDaemon, run_cli
 from tests.support.processes import wait_for
 from tests.support.servers import raw_command
 from textfile_redis import budget, catalog
@@ -347,7 +347,7 @@ def test_bad_budget_exits_78_naming_file_and_key(
     config.write_text(
         f'textfile_dir = "{textfile_dir}"\n{top}\n[[target]]\naddr = "127.0.0.1:1"\n{own}\n'
     )
-    done = textfile_redis("check", "--config", str(config))
+    done = run_cli("check", "--config", str(config))
     assert done.returncode == 78  # EX_CONFIG
     assert f"{config}: {key}: expected a whole number greater than 0" in done.stderr
 
@@ -361,7 +361,7 @@ def test_check_connect_prints_series_against_the_budget(
     key_groups(server, 300)
     target = {"name": "g", "addr": server.addr, **GROUP_OPTIONS, "max_series": 500}
     config = write_config(etc / "config.toml", textfile_dir, [target])
-    done = textfile_redis("check", "--connect", "--config", str(config))
+    done = run_cli("check", "--connect", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert re.search(
         r"target g \(.*\): ok in \S+s; \d+ of 500 series, left out: "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from tests.support.cluster import CLUSTER_SLOTS, SENTINEL_DOWN_AFTER_MS, slot_ranges
 from tests.support.config import write_config
 from tests.support.consumers import unaccepted_lints
-from tests.support.daemon import textfile_redis
+from tests.support.daemon import run_cli
 from tests.support.exposition import Exposition
 from tests.support.processes import wait_for
 
@@ -30,7 +30,7 @@ def _once(tmp_path: Path, servers: list[RedisServer], **options: object) -> list
     textfile_dir.mkdir()
     targets = [{"name": f"n{i}", "addr": s.addr, **options} for i, s in enumerate(servers)]
     config = write_config(tmp_path / "config.toml", textfile_dir, targets)
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     paths = [textfile_dir / f"redis_n{i}.prom" for i in range(len(servers))]
     for path in paths:

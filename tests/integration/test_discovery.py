@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.cluster import CLUSTER_BUS_OFFSET, cluster_options, cluster_port, start_sentinel
-from tests.support.daemon import clean_env, textfile_redis
+from tests.support.daemon import clean_env, run_cli
 from tests.support.processes import ManagedProcess, free_port, spawn, wait_for
 from tests.support.servers import RedisServer, binary_for
 from textfile_redis.config import Overrides, load_config
@@ -178,7 +178,7 @@ def _lines(stdout: str) -> dict[str, list[str]]:
 
 def test_discover_lists_exactly_the_servers_started(started: Started) -> None:
     """`textfile-redis discover` shows each server once, with its kind and credential need."""
-    ran = textfile_redis("discover")
+    ran = run_cli("discover")
     assert ran.returncode == 0, ran.stderr
     rows = {addr: row for addr, row in _lines(ran.stdout).items() if addr in started.ours}
     assert set(rows) == set(started.expected)
@@ -193,7 +193,7 @@ def test_discover_lists_exactly_the_servers_started(started: Started) -> None:
 
 def test_discovered_toml_loads_as_a_config(started: Started, tmp_path: Path) -> None:
     """`discover --toml` pasted under a textfile_dir loads through load_config, our servers in."""
-    ran = textfile_redis("discover", "--toml")
+    ran = run_cli("discover", "--toml")
     assert ran.returncode == 0, ran.stderr
     directory = tmp_path / "textfile"
     directory.mkdir()

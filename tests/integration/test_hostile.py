@@ -8,7 +8,7 @@ import redis
 
 from tests.support.config import write_config
 from tests.support.consumers import unaccepted_lints
-from tests.support.daemon import textfile_redis
+from tests.support.daemon import run_cli
 from tests.support.exposition import Exposition
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _once(tmp_path: Path, server: RedisServer, **options: object) -> tuple[Path,
     config = write_config(
         tmp_path / "config.toml", textfile_dir, [{"name": "t", "addr": server.addr, **options}]
     )
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     path = textfile_dir / "redis_t.prom"
     return path, Exposition.read(path)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.consumers import promtool_check_metrics
-from tests.support.daemon import clean_env, textfile_redis
+from tests.support.daemon import clean_env, run_cli
 from tests.support.processes import free_port
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def test_once_serves_three_targets_through_node_exporter(
             },
         ],
     )
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "s3cr3t-pw" not in result.stderr
     files = sorted(p.name for p in textfile_dir.iterdir())
@@ -99,7 +99,7 @@ def test_written_file_passes_promtool_and_is_0644_under_umask_077(
 ) -> None:
     """Only redis_exporter's naming lints show in promtool; the file is 0644 anyway."""
     config = write_config(tmp_path / "c.toml", textfile_dir, [{"name": "a", "addr": server.addr}])
-    result = textfile_redis("once", "--config", str(config), umask=0o077)
+    result = run_cli("once", "--config", str(config), umask=0o077)
     assert result.returncode == 0, result.stderr
     path = textfile_dir / "redis_a.prom"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
@@ -115,7 +115,7 @@ def test_unreachable_target_gets_up_zero_and_exit_1(
     down = f"redis://127.0.0.1:{free_port()}"
     targets = [{"name": "up", "addr": server.addr}, {"name": "down", "addr": down}]
     config = write_config(tmp_path / "c.toml", textfile_dir, targets, timeout=1, interval=5)
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 1
     assert "target down" in result.stderr
     assert "Connection refused" in result.stderr
@@ -143,7 +143,7 @@ def test_acl_user_without_config_permission_loses_only_config_metrics(
         "password_file": str(tmp_path / "pw"),
     }
     config = write_config(tmp_path / "c.toml", textfile_dir, [target])
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("refused CONFIG GET ") == 1
     text = (textfile_dir / "redis_a.prom").read_text()
@@ -167,7 +167,7 @@ def test_renamed_config_command(
     server = server_factory(extra_args=["--rename-command", "CONFIG", renamed_to])
     target = {"name": "a", "addr": server.addr, "config_command": config_command}
     config = write_config(tmp_path / "c.toml", textfile_dir, [target])
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     text = (textfile_dir / "redis_a.prom").read_text()
     assert _value(text, "redis_up") == 1
@@ -184,7 +184,7 @@ def test_flags_and_environment_without_config_file(
     """--redis-addr with REDIS_USER/REDIS_PASSWORD_FILE, no config file, as the quick start runs."""
     server = server_factory(password="env-pw")  # noqa: S106 - a test secret
     (tmp_path / "pw").write_text("env-pw\n")
-    result = textfile_redis(
+    result = run_cli(
         "once",
         "--config",
         str(tmp_path / "absent.toml"),
@@ -195,7 +195,7 @@ def test_flags_and_environment_without_config_file(
         env={**clean_env(), "REDIS_PASSWORD_FILE": str(tmp_path / "pw")},
     )
     assert result.returncode == 78  # an explicit --config that does not exist is an error
-    result = textfile_redis(
+    result = run_cli(
         "once",
         "--redis-addr",
         server.addr,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.consumers import unaccepted_lints
-from tests.support.daemon import textfile_redis
+from tests.support.daemon import run_cli
 from tests.support.exposition import Exposition
 from tests.support.processes import wait_for
 
@@ -54,7 +54,7 @@ def _once(workdir: Path, server: RedisServer, **options: object) -> Once:
     textfile_dir.mkdir(parents=True)
     target = {"name": "t", "addr": server.addr, **options}
     config = write_config(workdir / "config.toml", textfile_dir, [target])
-    result = textfile_redis("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     path = textfile_dir / "redis_t.prom"
     return Once(path, Exposition.read(path), result.stderr)

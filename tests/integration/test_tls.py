@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.config import write_config
-from tests.support.daemon import textfile_redis
+from tests.support.daemon import Ran, run_cli
 from tests.support.processes import free_port
 from tests.support.servers import RedisServer, binary_for
 
@@ -62,7 +62,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[RedisServer, int, Path]]:
 
 def _once(
     tmp_path: Path, textfile_dir: Path, tls_server: tuple[RedisServer, int, Path], **keys: str
-) -> subprocess.CompletedProcess[str]:
+) -> Ran:
     """`once` on a rediss:// target trusting the test CA, with these tls_* keys added."""
     _server, tls_port, certs = tls_server
     target = {
@@ -72,7 +72,7 @@ def _once(
         **keys,
     }
     config = write_config(tmp_path / "c.toml", textfile_dir, [target], timeout=2, interval=5)
-    return textfile_redis("once", "--config", str(config))
+    return run_cli("once", "--config", str(config))
 
 
 def test_rediss_with_ca_and_client_certificate(

@@ -1,18 +1,24 @@
-"""The daemon under test as a process: the CLI run to completion, RunningDaemon, NotifySocket."""
+"""The daemon under test: the CLI in this process or a child's, RunningDaemon, NotifySocket."""
 
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from textfile_redis.cli import main
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
 # redis_exporter's variables, which the product reads: a developer's shell must not leak them in.
@@ -26,10 +32,61 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a shell sees of one command: exit status and output, as CompletedProcess names them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None, umask: int = -1) -> Ran:
+    """Run `textfile-redis ARGS` in this process: main() with its own environment and output.
+
+    The quick way for what a process would not change (arguments, exit codes, files, messages);
+    signals, PID 1 and systemd need `textfile_redis()`'s real process. The environment, umask,
+    signal handlers and root logger are put back afterwards.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        _process_state(env if env is not None else clean_env(), umask),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            status = main(list(args))
+        except SystemExit as exited:  # argparse: usage errors, --help, --version
+            status = exited.code if isinstance(exited.code, int) else 1
+    return Ran(status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _process_state(env: Mapping[str, str], umask: int) -> Iterator[None]:
+    saved_env = dict(os.environ)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_umask = os.umask(umask) if umask >= 0 else None
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        if saved_umask is not None:
+            os.umask(saved_umask)
+
+
 def textfile_redis(
     *args: str, env: dict[str, str] | None = None, umask: int = -1, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m textfile_redis ARGS` to completion and capture its output."""
+    """Run `python -m textfile_redis ARGS` in a child process to completion; its output."""
     return subprocess.run(
         [sys.executable, "-m", "textfile_redis", *args],
         capture_output=True,
