@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,8 @@ SENTINEL_INFO = (
 )
 
 
-def _translated(fixture: str, extras: Extras) -> list[Family]:
+@functools.cache  # pure: each recording is translated once for the module
+def _translated(fixture: str, extras: Extras) -> tuple[Family, ...]:
     document = load(fixture)
     replies = {**document["replies"], **SENTINEL_AND_CLUSTER}
     replies["info"] += SENTINEL_INFO
@@ -49,7 +51,7 @@ def _translated(fixture: str, extras: Extras) -> list[Family]:
         labels=tuple(STATIC.items()),
         extras=extras,
     )
-    return Translated(outcome, {}).families
+    return tuple(Translated(outcome, {}).families)
 
 
 FIXTURES = sorted(path.stem for path in REPLIES.glob("*.json"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.daemon import PRODUCT_ENV, textfile_redis
+from tests.support.daemon import PRODUCT_ENV
 from textfile_redis.cli import main
 
 if sys.version_info >= (3, 11):
@@ -178,23 +178,6 @@ def test_json_logs_are_one_object_per_line(cli: Callable[..., Ran], tmp_path: Pa
     assert entries
     assert entries[-1]["level"] == "error"
     assert "Connection refused" in entries[-1]["msg"]
-
-
-def test_the_process_exits_78_and_2_as_the_in_process_tests_say(tmp_path: Path) -> None:
-    """Through the real entry point too: a bad config is exit 78 in one line, a bad option 2."""
-    path = tmp_path / "config.toml"
-    path.write_text("textfile_dir = \n")
-    bad_config = textfile_redis("check", "--config", str(path))
-    assert bad_config.returncode == 78
-    assert len(bad_config.stderr.splitlines()) == 1
-    assert textfile_redis("once", "--no-such-option").returncode == 2
-
-
-def test_version_and_module_entry_point() -> None:
-    """`python -m textfile_redis --version` prints the version and exits 0."""
-    result = textfile_redis("--version")
-    assert result.returncode == 0
-    assert result.stdout.startswith("textfile-redis ")
 
 
 def test_cleanup_reads_no_secret(cli: Callable[..., Ran], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,8 @@ class _Parsed:
         return self._families
 
 
-def _translated(fixture: str) -> list[Family]:
+@functools.cache  # pure: each recording is translated once for the module
+def _translated(fixture: str) -> tuple[Family, ...]:
     document = load(fixture)
     outcome = Outcome(
         addr=ADDR,
@@ -41,7 +43,7 @@ def _translated(fixture: str) -> list[Family]:
         labels=(("note", 'quote " backslash \\ newline \n {braces}'),),
         extras=Extras(include_config_metrics=True, include_system_metrics=True),
     )
-    return Translated(outcome, {}).families
+    return tuple(Translated(outcome, {}).families)
 
 
 def _named_as_samples(family: Family) -> bool:

@@ -34,9 +34,9 @@ class Optins(Translated):
         return render(self.families, Marker("o", "t")).decode()
 
 
-@pytest.fixture(params=SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def scraped(request: pytest.FixtureRequest) -> Optins:
-    """Every version's recorded opt-in scrape."""
+    """Every version's recorded opt-in scrape, translated once for the module: tests only read."""
     return Optins(request.param)
 
 
