@@ -36,6 +36,7 @@ from bench.common import (
     require_up,
     start_busy_primary,
     venv_bin,
+    wait_for,
     workspace,
 )
 
@@ -115,14 +116,17 @@ def exporter_once(workdir: Path, addr: str) -> None:
 
 def first_scrape(port: int, process: subprocess.Popen[bytes]) -> bytes:
     """GET /metrics, retrying while the exporter is not listening yet."""
-    deadline = time.monotonic() + READY_DEADLINE
-    while True:
+
+    def scraped() -> bytes:
+        if process.poll() is not None:
+            msg = f"redis_exporter on port {port} exited with code {process.poll()}"
+            raise RuntimeError(msg)
         with contextlib.closing(HttpClient(port)) as client, contextlib.suppress(OSError):
             return client.get("/metrics")
-        if process.poll() is not None or time.monotonic() > deadline:
-            msg = f"redis_exporter on port {port} never answered (exit code {process.poll()})"
-            raise RuntimeError(msg)
-        time.sleep(READY_POLL)
+        return b""  # not listening yet: empty, so wait_for asks again
+
+    message = f"redis_exporter on port {port} never answered"
+    return wait_for(scraped, timeout=READY_DEADLINE, interval=READY_POLL, message=message)
 
 
 def print_results(tallies: dict[str, Tally], iterations: int) -> None:

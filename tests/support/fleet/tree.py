@@ -11,8 +11,11 @@ import os
 import shutil
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tests.support.processes import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -120,11 +123,11 @@ def overlay(lower: Path, workdir: Path) -> Iterator[Path]:
 
 
 def _unmount(path: Path) -> None:
-    for _ in range(50):
-        if run(["umount", str(path)], check=False).returncode == 0:
-            return
-        time.sleep(0.1)  # a container's last processes may still hold it for a moment
-    run(["umount", "--lazy", str(path)], check=False)
+    # A container's last processes may still hold it for a moment.
+    try:
+        wait_for(lambda: run(["umount", str(path)], check=False).returncode == 0, 5.0, 0.1)
+    except TimeoutError:
+        run(["umount", "--lazy", str(path)], check=False)
 
 
 def run(
@@ -163,10 +166,8 @@ class Cgroup:
     def remove(self) -> None:
         """Remove the cgroup and what the container left below it, once they are empty."""
         for path in self.paths:
-            for _ in range(50):
-                if not path.exists() or _rmdir_tree(path):
-                    break
-                time.sleep(0.1)
+            with contextlib.suppress(TimeoutError):  # left for the host to reap, as before
+                wait_for(partial(_gone_or_removed, path), timeout=5.0, interval=0.1)
 
 
 def _cgroup_bases() -> list[Path]:
@@ -174,6 +175,10 @@ def _cgroup_bases() -> list[Path]:
     if (top / "cgroup.controllers").exists():  # pure cgroup v2
         return [top]
     return [top / name for name in ("unified", "systemd") if (top / name).is_dir()]
+
+
+def _gone_or_removed(path: Path) -> bool:
+    return not path.exists() or _rmdir_tree(path)
 
 
 def _rmdir_tree(path: Path) -> bool:
