@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load
+from textfile_redis import catalog
 from textfile_redis.commands import TRANSLATED_SETTINGS
 from textfile_redis.textfile import Marker, render
-from textfile_redis.translate import Outcome
+from textfile_redis.translate import Extras, Outcome, translate
+from textfile_redis.translate.translation import parse_info
 
 if TYPE_CHECKING:
     from textfile_redis.exposition import Family
@@ -185,7 +187,7 @@ def test_replica_reports_its_link_to_the_primary(replica: Scraped) -> None:
     assert replica.value("redis_db_keys", db="db0") == 31
 
 
-@pytest.mark.parametrize("server", ["redis-7.0", "valkey-8.1", "valkey-9.1"])
+@pytest.mark.parametrize("server", ["redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
 def test_latency_percentiles_become_summaries(server: str) -> None:
     """Latencystats' p50/p99/p99.9 become quantiles "50", "99", "99.9" with calls and usec."""
     scraped = Scraped(f"{server}-primary")
@@ -200,7 +202,7 @@ def test_latency_percentiles_become_summaries(server: str) -> None:
     assert scraped.value(f"{name}_sum", cmd="set") == float(stats["usec"])
 
 
-@pytest.mark.parametrize("server", ["redis-7.0", "valkey-8.1", "valkey-9.1"])
+@pytest.mark.parametrize("server", ["redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
 def test_latency_histogram_becomes_a_histogram(server: str) -> None:
     """LATENCY HISTOGRAM's cumulative buckets and calls become redis_commands_latencies_usec."""
     scraped = Scraped(f"{server}-primary")
@@ -292,8 +294,13 @@ def test_type_lines_match_sample_names(primary: Scraped) -> None:
 
 
 def test_the_settings_asked_for_are_all_translation_reads(primary: Scraped) -> None:
-    """CONFIG GET of TRANSLATED_SETTINGS alone gives the very file that CONFIG GET * gives."""
-    settings = primary.document["replies"]["config"]
+    """CONFIG GET of TRANSLATED_SETTINGS alone gives the very file that CONFIG GET * gives.
+
+    CONFIG GET * comes from the opt-in recording: a primary recorded by today's scraper (Redis
+    8.2's) already holds the narrow reply.
+    """
+    server = primary.document["server"]
+    settings = load(f"{server}-opt-ins")["replies"]["config"]
     named = [
         part
         for name, value in zip(settings[::2], settings[1::2], strict=True)
@@ -301,7 +308,196 @@ def test_the_settings_asked_for_are_all_translation_reads(primary: Scraped) -> N
         for part in (name, value)
     ]
     assert 0 < len(named) < len(settings) / 10
-    replies = {**primary.document["replies"], "config": named}
-    narrow = Scraped(f"{primary.document['server']}-primary", replies=replies)
+    wide = Scraped(f"{server}-primary", replies={**primary.document["replies"], "config": settings})
+    narrow = Scraped(f"{server}-primary", replies={**primary.document["replies"], "config": named})
     marker = Marker("o", "t")
-    assert render(narrow.families, marker) == render(primary.families, marker)
+    assert render(narrow.families, marker) == render(wide.families, marker)
+
+
+# INFO fields no family is written from, each with the reason. A field a server adds must land
+# here or in a catalogue table: test_every_info_field_is_translated_or_ignored fails otherwise.
+NEWER_EXPORTER = "redis_exporter after v1.88 exports it (issue 16, item 2): as"
+IGNORED_INFO_FIELDS: dict[str, str] = {
+    # Build and process descriptions: text, or constant for the process's life.
+    "arch_bits": "build constant",
+    "atomicvar_api": "build constant (text)",
+    "gcc_version": "build constant (text)",
+    "mem_allocator": "build constant (text)",
+    "monotonic_clock": "build constant (text)",
+    "multiplexing_api": "build constant (text)",
+    "redis_git_dirty": "build constant",
+    "redis_git_sha1": "build constant (text)",
+    "server_name": "text; redis_instance_info's version labels name the server",
+    "executable": "a path (text)",
+    "config_file": "a path (text)",
+    "process_supervised": "text",
+    "availability_zone": f"text; {NEWER_EXPORTER} a redis_instance_info label",
+    # Clocks and renderings of fields that are exported.
+    "server_time_usec": "the server's wall clock: the scrape's own time",
+    "lru_clock": "an internal clock, not a measurement",
+    "uptime_in_days": "uptime_in_seconds, rounded down to days",
+    "maxmemory_human": "maxmemory in human units (text)",
+    "total_system_memory_human": "total_system_memory in human units (text)",
+    "used_memory_human": "used_memory in human units (text)",
+    "used_memory_lua_human": "used_memory_lua in human units (text)",
+    "used_memory_peak_human": "used_memory_peak in human units (text)",
+    "used_memory_rss_human": "used_memory_rss in human units (text)",
+    "used_memory_scripts_human": "used_memory_scripts in human units (text)",
+    "used_memory_vm_total_human": "used_memory_vm_total in human units (text)",
+    "used_memory_peak_perc": "used_memory / used_memory_peak, as text with %",
+    "used_memory_dataset_perc": "a ratio of exported fields, as text with %",
+    "rss_overhead_bytes": "redis_exporter v1.88 does not export it",
+    "rss_overhead_ratio": "redis_exporter v1.88 does not export it",
+    # Rates the server averages itself: Prometheus derives them from the exported counters.
+    "instantaneous_ops_per_sec": "a rate of redis_commands_processed_total",
+    "instantaneous_input_kbps": "a rate of redis_net_input_bytes_total",
+    "instantaneous_output_kbps": "a rate of redis_net_output_bytes_total",
+    "instantaneous_input_repl_kbps": "a rate of redis_net_repl_input_bytes_total",
+    "instantaneous_output_repl_kbps": "a rate of redis_net_repl_output_bytes_total",
+    # Fields redis_exporter v1.88 leaves out; the files stay as it writes them.
+    "aof_rewrites": "redis_exporter v1.88 does not export it",
+    "aof_rewrites_consecutive_failures": "redis_exporter v1.88 does not export it",
+    "current_active_defrag_time": "redis_exporter v1.88 does not export it",
+    "total_active_defrag_time": "redis_exporter v1.88 does not export it",
+    "current_cow_peak": "redis_exporter v1.88 does not export it",
+    "current_cow_size": "redis_exporter v1.88 does not export it",
+    "current_cow_size_age": "redis_exporter v1.88 does not export it",
+    "current_fork_perc": "redis_exporter v1.88 does not export it",
+    "current_save_keys_processed": "redis_exporter v1.88 does not export it",
+    "current_save_keys_total": "redis_exporter v1.88 does not export it",
+    "total_forks": "redis_exporter v1.88 does not export it",
+    "slave_read_repl_offset": "redis_exporter v1.88 does not export it",
+    "master_failover_state": "text: redis_exporter v1.88 does not export it",
+    "master_replid2": "an id (text); master_replid is redis_instance_info's label",
+    "replica_announced": "redis_exporter v1.88 does not export it",
+    "io_threaded_total_prefetch_batches": "redis_exporter v1.88 does not export it",
+    "io_threaded_total_prefetch_entries": "redis_exporter v1.88 does not export it",
+    # Valkey 8.1 and 9.1.
+    "clients_hz": "redis_exporter v1.88 does not export it",
+    "io_threaded_accept_processed": "redis_exporter v1.88 does not export it",
+    "io_threaded_freed_objects": "redis_exporter v1.88 does not export it",
+    "io_threaded_poll_processed": "redis_exporter v1.88 does not export it",
+    "paused_actions": "text: redis_exporter v1.88 does not export it",
+    "paused_reason": "text: redis_exporter v1.88 does not export it",
+    "paused_timeout_milliseconds": "redis_exporter v1.88 does not export it",
+    "slot_migration_fork_in_progress": "redis_exporter v1.88 does not export it",
+    "mem_cluster_slot_export": "redis_exporter v1.88 does not export it",
+    "mem_cluster_slot_import": "redis_exporter v1.88 does not export it",
+    "total_net_cluster_slot_export_bytes": "redis_exporter v1.88 does not export it",
+    "total_net_cluster_slot_import_bytes": "redis_exporter v1.88 does not export it",
+    "replicas_waiting_psync": f"{NEWER_EXPORTER} redis_replicas_waiting_psync",
+    "replicas_repl_buffer_size": f"{NEWER_EXPORTER} redis_replicas_repl_buffer_size_bytes",
+    "replicas_repl_buffer_peak": f"{NEWER_EXPORTER} redis_replicas_repl_buffer_peak_bytes",
+    "mem_replicas_repl_buffer": f"{NEWER_EXPORTER} redis_mem_replicas_repl_buffer_bytes",
+    "expired_fields": f"{NEWER_EXPORTER} redis_expired_fields_total",
+    "expired_keys_with_volatile_items_stale_perc": (
+        f"{NEWER_EXPORTER} redis_expired_keys_with_volatile_items_stale_percentage"
+    ),
+    "acl_access_denied_db": f"{NEWER_EXPORTER} redis_acl_access_denied_db_total",
+    "acl_access_denied_tls_cert": f"{NEWER_EXPORTER} redis_acl_access_denied_tls_cert_total",
+    "engines_count": f"{NEWER_EXPORTER} redis_scripting_engines_count",
+    "engines_total_used_memory": f"{NEWER_EXPORTER} redis_scripting_engines_memory_used_bytes",
+    "engines_total_memory_overhead": (
+        f"{NEWER_EXPORTER} redis_scripting_engines_memory_overhead_bytes"
+    ),
+    "tls_server_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
+    "tls_client_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
+    "tls_ca_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
+    "tls_server_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
+    "tls_client_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
+    "tls_ca_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
+}
+# Fields named by pattern: one per thread, listener, engine, module or database.
+IGNORED_INFO_PATTERNS: dict[str, str] = {
+    r"listener\d+": "a listener's name, address and port (text)",
+    r"module": "a loaded module's name and options (text)",
+    r"engine_\d+": f"one scripting engine; {NEWER_EXPORTER} redis_scripting_engine_*",
+    r"io_thread_\d+": (
+        "Redis 8: one I/O thread's clients, reads and writes; their sums are exported"
+        " (connected_clients, redis_total_reads_processed, redis_total_writes_processed)"
+    ),
+    r"db\d+_distrib_\w+": (
+        "Redis 8 key-size histograms (power-of-two buckets as text); redis_exporter has no"
+        " family for them"
+    ),
+}
+# Sections whose every line is a command's or an error's, translated line by line whatever
+# its name: their names are the server's commands, not fields.
+PER_COMMAND_SECTIONS = ("Commandstats", "Latencystats", "Errorstats")
+
+
+def _ignored(key: str) -> bool:
+    return key in IGNORED_INFO_FIELDS or any(
+        re.fullmatch(pattern, key) for pattern in IGNORED_INFO_PATTERNS
+    )
+
+
+def _info_only(info: str) -> list[Family]:
+    """INFO alone, translated with every INFO-fed option on."""
+    extras = Extras(include_system_metrics=True)
+    return translate(Outcome(addr=ADDR, replies={"info": info}, now=NOW, extras=extras)).families
+
+
+def _without(info: str, keys: set[str]) -> str:
+    """The INFO reply less the lines of these fields."""
+    return "".join(
+        line for line in info.splitlines(keepends=True) if line.split(":", 1)[0] not in keys
+    )
+
+
+@pytest.mark.parametrize("fixture", sorted(path.stem for path in REPLIES.glob("*.json")))
+def test_every_info_field_is_translated_or_ignored(fixture: str) -> None:
+    """Each INFO field of a recording is in a catalogue table, feeds a family, or is ignored."""
+    info = load(fixture)["replies"]["info"]
+    written = [(f.name, tuple(f.lines)) for f in _info_only(info)]
+    tables = {**catalog.INFO_FAMILIES, **catalog.SYSTEM_GAUGES, **catalog.CLUSTER_GAUGES}
+    lines = [line for line in parse_info(info).lines if line[0] not in PER_COMMAND_SECTIONS]
+    ignored = {key for _, key, _ in lines if _ignored(key)}
+    silent = [
+        key
+        for _, key, _ in lines
+        if key not in tables
+        and key not in ignored
+        # Removing it must change what is written: it is a label, or feeds its own family.
+        and [(f.name, tuple(f.lines)) for f in _info_only(_without(info, {key}))] == written
+    ]
+    assert silent == [], f"neither translated nor in IGNORED_INFO_FIELDS: {silent}"
+    unchanged = [(f.name, tuple(f.lines)) for f in _info_only(_without(info, ignored))]
+    assert unchanged == written, "an ignored field is translated: take it off the ignore list"
+
+
+def test_every_ignored_info_field_is_in_a_recording() -> None:
+    """No ignore entry outlives the fields it was made for."""
+    keys = {
+        key
+        for path in REPLIES.glob("*.json")
+        for _, key, _ in parse_info(load(path.stem)["replies"]["info"]).lines
+    }
+    stale = [name for name in IGNORED_INFO_FIELDS if name not in keys]
+    stale += [p for p in IGNORED_INFO_PATTERNS if not any(re.fullmatch(p, k) for k in keys)]
+    assert stale == []
+    assert not set(IGNORED_INFO_FIELDS) & {*catalog.INFO_FAMILIES, *catalog.SYSTEM_GAUGES}
+
+
+def test_redis_8_replica_fields_become_their_families() -> None:
+    """Redis 8's replica link, full-sync buffer and memory peak fields become their families."""
+    replica = Scraped("redis-8.2-replica")
+    fields = {
+        "redis_master_link_up_since_seconds": "master_link_up_since_seconds",
+        "redis_master_current_sync_attempts": "master_current_sync_attempts",
+        "redis_master_sync_attempts_total": "master_total_sync_attempts",
+        "redis_disconnect_time_seconds_total": "total_disconnect_time_sec",
+        "redis_replica_full_sync_buffer_size_bytes": "replica_full_sync_buffer_size",
+        "redis_replica_full_sync_buffer_peak_bytes": "replica_full_sync_buffer_peak",
+        "redis_mem_replica_full_sync_buffer_bytes": "mem_replica_full_sync_buffer",
+        "redis_memory_used_peak_timestamp_seconds": "used_memory_peak_time",
+    }
+    for name, field in fields.items():
+        assert replica.value(name) == float(replica.info(field)), name
+    assert replica.value("redis_master_sync_attempts_total") == 1.0
+    peak_time = replica.value("redis_memory_used_peak_timestamp_seconds")
+    assert peak_time is not None
+    assert peak_time > 1.7e9
+    kinds = {family.name: family.kind for family in replica.families}
+    assert kinds["redis_disconnect_time_seconds_total"] == "counter"
+    assert kinds["redis_master_link_up_since_seconds"] == "gauge"

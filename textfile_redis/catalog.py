@@ -924,6 +924,7 @@ INFO_GAUGES: dict[str, str] = {
     "used_memory": "redis_memory_used_bytes",
     "used_memory_rss": "redis_memory_used_rss_bytes",
     "used_memory_peak": "redis_memory_used_peak_bytes",
+    "used_memory_peak_time": "redis_memory_used_peak_timestamp_seconds",  # Redis 8; by the rules
     "used_memory_lua": "redis_memory_used_lua_bytes",
     "used_memory_vm_eval": "redis_memory_used_vm_eval_bytes",
     "used_memory_scripts_eval": "redis_memory_used_scripts_eval_bytes",
@@ -952,6 +953,7 @@ INFO_GAUGES: dict[str, str] = {
     "expired_stale_perc": "redis_expired_stale_percentage",
     "mem_not_counted_for_evict": "redis_mem_not_counted_for_eviction_bytes",
     "mem_total_replication_buffers": "redis_mem_total_replication_buffers_bytes",
+    "mem_replica_full_sync_buffer": "redis_mem_replica_full_sync_buffer_bytes",  # Redis 8
     "mem_overhead_db_hashtable_rehashing": "redis_mem_overhead_db_hashtable_rehashing_bytes",
     "lazyfree_pending_objects": "redis_lazyfree_pending_objects",
     "lazyfreed_objects": "redis_lazyfreed_objects",
@@ -1011,6 +1013,12 @@ INFO_GAUGES: dict[str, str] = {
     "sync_full": "redis_replica_resyncs_full",
     "sync_partial_ok": "redis_replica_partial_resync_accepted",
     "sync_partial_err": "redis_replica_partial_resync_denied",
+    # A Redis 8 replica's link and full-sync buffer; redis_exporter names none of them yet, so
+    # these follow its rules (docs/metrics.md lists them).
+    "master_link_up_since_seconds": "redis_master_link_up_since_seconds",
+    "master_current_sync_attempts": "redis_master_current_sync_attempts",
+    "replica_full_sync_buffer_size": "redis_replica_full_sync_buffer_size_bytes",
+    "replica_full_sync_buffer_peak": "redis_replica_full_sync_buffer_peak_bytes",
     "cluster_stats_messages_sent": "redis_cluster_messages_sent_total",
     "cluster_stats_messages_received": "redis_cluster_messages_received_total",
     "server_threads": "redis_server_threads_total",
@@ -1136,6 +1144,9 @@ INFO_COUNTERS: dict[str, str] = {
     "search_vector_externing_lru_promote_cnt": "redis_search_vector_externing_lru_promote_count",
     "search_vector_externing_deferred_entry_cnt": "redis_search_vector_externing_deferred_entry_count",
     "used_active_time_main_thread": "redis_active_time_main_thread_seconds_total",
+    # A Redis 8 replica's, by redis_exporter's rules (docs/metrics.md lists them).
+    "master_total_sync_attempts": "redis_master_sync_attempts_total",
+    "total_disconnect_time_sec": "redis_disconnect_time_seconds_total",
 }
 
 # INFO fields exported only with include_system_metrics, as redis_exporter does.

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from textfile_redis.exposition import Family
 
 REPLIES = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
-SERVERS = ("redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1")
+SERVERS = ("redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1")
 ADDR = "redis://127.0.0.1:6379"
 NOW = 1_800_000_000.0
 
