@@ -55,7 +55,7 @@ def test_steady_state_reuses_the_connection_and_sends_a_fixed_set(
     commands = after["total_commands_processed"] - before["total_commands_processed"] - 1
     # INFO, CONFIG GET, SLOWLOG LEN and GET, LATENCY LATEST; LATENCY HISTOGRAM from Redis 7;
     # three COMMANDLOG LEN on Valkey 8.1 and newer.
-    expected = {"redis-6.2": 5, "redis-7.0": 6, "valkey-8.1": 9, "valkey-9.1": 9}
+    expected = {"redis-6.2": 5, "redis-7.0": 6, "redis-8.2": 6, "valkey-8.1": 9, "valkey-9.1": 9}
     assert commands == cycles * expected[server.kind.name]
 
 
