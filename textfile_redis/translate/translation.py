@@ -60,18 +60,6 @@ _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_pro
 _SLAVE = re.compile(r"^slave\d+$")
 _IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
 _BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
-_INSTANCE_INFO_FIELDS = (
-    "role",
-    "redis_version",
-    "redis_build_id",
-    "redis_mode",
-    "os",
-    "maxmemory_policy",
-    "tcp_port",
-    "run_id",
-    "process_id",
-    "master_replid",
-)
 _MASTER_FIELDS = {
     "last_io_seconds_ago": catalog.MASTER_LAST_IO_SECONDS_AGO,
     "sync_in_progress": catalog.MASTER_SYNC_IN_PROGRESS,
@@ -518,7 +506,7 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
 
 
 def _instance_info(families: Families, info: InfoReply) -> None:
-    labels = {name: info.get(name) for name in _INSTANCE_INFO_FIELDS}
+    labels = {name: info.get(name) for name in catalog.INSTANCE_LABELS}
     # Valkey 8 renamed redis_mode to server_mode; redis_exporter then leaves the label empty.
     labels["redis_mode"] = labels["redis_mode"] or info.get("server_mode")
     for valkey_only in ("valkey_version", "valkey_release_stage"):
