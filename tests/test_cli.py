@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.daemon import PRODUCT_ENV
-from textfile_redis.cli import main
+from textfile_redis.cli import main, reloader
+from textfile_redis.config import Overrides, load_config
+from textfile_redis.discover import TextfileDir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -315,3 +317,20 @@ def test_discover_takes_no_configuration_options(cli: Callable[..., Ran]) -> Non
     """`discover` offers --toml and logging options, not --config: it reads no configuration."""
     assert cli("discover", "--config", "/etc/x.toml").returncode == 2
     assert "--toml" in cli("discover", "--help").stdout
+
+
+def test_a_reload_keeps_the_textfile_directory_run_found_at_start(tmp_path: Path) -> None:
+    """Found from node_exporter at start, the directory is not looked for again at a reload."""
+    config_path = tmp_path / "config.toml"
+    config_path.write_text('[[target]]\naddr = "h:1"\n')
+    overrides = Overrides(config_path=config_path)
+    found_at_start = TextfileDir(tmp_path, "from node_exporter's flag (pid 1)")
+    started = load_config(overrides, {}, find_textfile_dir=lambda: found_at_start)
+
+    reloaded = reloader(started, overrides)()
+
+    assert reloaded.textfile_dir == tmp_path
+    assert reloaded.owner == started.owner
+    config_path.write_text(f'textfile_dir = "{tmp_path / "named"}"\n[[target]]\naddr = "h:1"\n')
+    (tmp_path / "named").mkdir()
+    assert reloader(started, overrides)().textfile_dir == tmp_path / "named"

@@ -107,11 +107,25 @@ def _run(config: Config, args: argparse.Namespace, overrides: Overrides) -> int:
     )
     notifier = Notifier(os.environ)
 
-    def reload() -> Config:
-        return load_config(overrides, os.environ, allow_no_targets=True)
-
-    daemon = Daemon(config, reload, notifier, discover=discover)
+    daemon = Daemon(config, reloader(config, overrides), notifier, discover=discover)
     return daemon.run(early_signals=args.early_signals)
+
+
+def reloader(config: Config, overrides: Overrides) -> Callable[[], Config]:
+    """How `run` loads its configuration again, keeping the directory it started with.
+
+    A directory found from node_exporter, looked for again at a reload while node_exporter
+    restarts, could move every file to where nothing reads it; one the file or a flag names is
+    read again as usual.
+    """
+    started_in = TextfileDir(config.textfile_dir, "kept from start-up")
+
+    def reload() -> Config:
+        return load_config(
+            overrides, os.environ, allow_no_targets=True, find_textfile_dir=lambda: started_in
+        )
+
+    return reload
 
 
 def _discovery_summary(config: Config) -> str:
