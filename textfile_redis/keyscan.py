@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from .replies import as_dict
 
@@ -256,14 +256,27 @@ def _batch(reply: object) -> tuple[int, dict[str, list[int]]]:
     """A SCAN reply [cursor, [names]] or a key-groups reply [cursor, [[group, n, bytes]]]."""
     if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):  # noqa: PLR2004
         return 0, {}  # refused: the sweep ends with what it has
+    cursor = _whole_number(reply[0])
+    if cursor is None:
+        return 0, {}  # not a cursor: the sweep ends with what it has, as for a refusal
     found: dict[str, list[int]] = {}
     for item in reply[1]:
-        if isinstance(item, list):
-            name, count, usage = item
-            found[str(name)] = [int(count), int(usage)]
-        else:
+        if not isinstance(item, list):
             found[str(item)] = [1]
-    return int(reply[0]), found
+        elif len(item) == 3:  # noqa: PLR2004 - [group, count, bytes]
+            numbers = [_whole_number(item[1]), _whole_number(item[2])]
+            if None not in numbers:
+                found[str(item[0])] = cast("list[int]", numbers)
+    return cursor, found
+
+
+def _whole_number(value: object) -> int | None:
+    """A count or cursor as the server sends it (an integer or its digits); None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def _in_db(execute: Execute, db: int, commands: list[Command]) -> list[Any]:

@@ -103,6 +103,7 @@ class Scraper:
             self._connection.disconnect()  # type: ignore[no-untyped-call]  # untyped in redis-py
         self._connection = None
         self._refused = {}
+        self._features = None  # another server, of another version or kind, may answer next
 
     def _scrape_once(self) -> tuple[dict[str, Any], dict[str, str]]:
         connection = self._connect()
@@ -137,15 +138,20 @@ class Scraper:
         masters = replies.get("sentinel_masters")
         if isinstance(masters, list):
             names = [as_dict(master).get("name") for master in masters]
-            commands = {
-                k: c for name in names if name for k, c in sentinel_master_commands(name).items()
+            commands = {  # a name that is not text would fail the whole pipeline, not one master
+                k: c
+                for name in names
+                if isinstance(name, str) and name
+                for k, c in sentinel_master_commands(name).items()
             }
             _merge(replies, refused, _run_pipeline(connection, commands))
         if self._inspector is not None and isinstance(replies.get("info"), str):
             try:
                 replies.update(self._inspect(connection, replies["info"]))
-            except redis.ResponseError as exc:
-                refused["keys"] = str(exc)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                # A reply of a shape inspection cannot use costs the key families, not the
+                # target: the pipeline's replies are whole and the file is still written.
+                refused["keys"] = f"malformed reply to key inspection ({type(exc).__name__})"
 
     def _inspect(self, connection: AbstractConnection, info: str) -> dict[str, Any]:
         """Key inspection within the scrape's allowance.

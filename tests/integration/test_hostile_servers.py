@@ -30,6 +30,8 @@ from tests.support.hostile import (
     resp,
 )
 from tests.support.processes import wait_for
+from textfile_redis.config import Target
+from textfile_redis.scrape import Scraper
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -328,3 +330,50 @@ def test_run_gives_memory_back_after_a_flood_and_keeps_the_other_file_fresh(
     finally:
         daemon.kill()
         notify.close()
+
+
+INSPECTION_REPLIES = {
+    "group-of-two": ("EVAL", resp(["0", [["g", "1"]]]), {"check_key_groups": ["^(.*)$"]}),
+    "group-count-a-list": (
+        "EVAL",
+        resp(["0", [["g", ["1"], "2"]]]),
+        {"check_key_groups": ["^(.*)$"]},
+    ),
+    "cursor-not-a-number": ("SCAN", resp(["abc", ["k"]]), {"count_keys": ["db0=k*"]}),
+    "type-a-list": ("TYPE", resp(["string"]), {"check_keys": ["db0=k*"]}),
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "answer", "options"), INSPECTION_REPLIES.values(), ids=INSPECTION_REPLIES.keys()
+)
+def test_a_malformed_key_inspection_reply_costs_the_key_families_not_the_target(
+    hostile: Callable[..., HostileServer],
+    tmp_path: Path,
+    command: str,
+    answer: bytes,
+    options: dict[str, object],
+) -> None:
+    """Inspection replies of the wrong shape leave the file whole, redis_up 1, no traceback."""
+    finished, found = _once(tmp_path, hostile(**{command: answer}), **options)
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert found.value("redis_up") == 1
+    assert found.value("redis_connected_clients") is not None
+
+
+def test_a_reconnect_learns_the_server_again(hostile: Callable[..., HostileServer]) -> None:
+    """After a reconnect the server is asked what it is first: a sentinel now gets no CONFIG."""
+    server = hostile()
+    scraper = Scraper(Target("t", server.addr, TIMEOUT))
+    assert scraper.scrape().error is None
+    sentinel_info = INFO.replace("redis_mode:standalone", "redis_mode:sentinel")
+    server.script["INFO"] = resp(sentinel_info)
+    scraper.close()  # as a failure would, when the server behind the address restarts
+    asked_before = len(server.commands)
+    scraper.scrape()
+    scraper.close()
+    asked_after = [words[0].upper() for words in server.commands[asked_before:]]
+    assert asked_after[0] == "INFO"
+    assert "CONFIG" not in asked_after
+    assert "SLOWLOG" not in asked_after

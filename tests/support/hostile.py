@@ -103,7 +103,7 @@ class HostileServer:
     """
 
     def __init__(self, script: Mapping[str, Answer | Callable[[list[str]], Answer]]) -> None:
-        self._script = dict(script)
+        self.script = dict(script)
         self._recorded = recorded_replies()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
@@ -161,8 +161,8 @@ class HostileServer:
     def _answer_for(self, words: list[str]) -> Answer:
         keys = (" ".join(words[:2]).upper(), words[0].upper())
         for key in keys:
-            if key in self._script:
-                scripted = self._script[key]
+            if key in self.script:
+                scripted = self.script[key]
                 return scripted(words) if callable(scripted) else scripted
         for key in keys:
             if key in _RECORDED_FOR:
