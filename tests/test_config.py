@@ -606,6 +606,13 @@ def test_bad_target_value_is_refused_naming_the_key(world: World, line: str, exp
                 "expected the path of a socket, got a directory: unix:///run/redis/",
             ),
             (
+                f"unix://:{CANARY}@run/redis.sock",
+                (
+                    "a unix socket address has no host; write unix:///path/redis.sock: "
+                    "unix://:***@run/redis.sock"
+                ),
+            ),
+            (
                 f"redis://h:1/0?password={CANARY}",
                 "the only query parameter accepted is db: redis://h:1/0?***",
             ),

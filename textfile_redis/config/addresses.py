@@ -48,7 +48,12 @@ def _split_userinfo(scheme: str, rest: str) -> tuple[str | None, str]:
         if rest.startswith("/"):
             return None, rest
         userinfo, sep, path = rest.partition("@/")
-        return (userinfo, "/" + path) if sep else (None, rest)
+        if sep:
+            return userinfo, "/" + path
+        # No absolute path after the userinfo: still userinfo, so that a message about the bad
+        # path never shows the password in it.
+        userinfo, sep, location = rest.rpartition("@")
+        return (userinfo, location) if sep else (None, rest)
     userinfo, sep, location = rest.rpartition("@")
     return (userinfo, location) if sep else (None, rest)
 
