@@ -435,6 +435,20 @@ def test_textfile_dir_from_node_exporters_flag(host: FakeHost, tmp_path: Path) -
     )
 
 
+def test_a_node_exporter_any_user_could_start_chooses_nothing(
+    host: FakeHost, tmp_path: Path
+) -> None:
+    """A node_exporter run by an ordinary user names no directory: ours stays Debian's."""
+    base = host.process(150, "node_exporter", "node_exporter",
+                        "--collector.textfile.directory=/tmp/theirs", title=False)  # fmt: skip
+    os.chown(base, 1000, 1000)
+    assert node_exporter_dirs(host.proc) == []
+    (tmp_path / "debian").mkdir()
+    assert textfile_dir(host.proc, tmp_path / "debian", tmp_path / "fallback").reason == (
+        "Debian's default"
+    )
+
+
 def test_textfile_dir_debian_default_then_fallback(host: FakeHost, tmp_path: Path) -> None:
     """Without node_exporter: Debian's directory when it exists, else the fallback."""
     debian, fallback = tmp_path / "debian", tmp_path / "fallback"

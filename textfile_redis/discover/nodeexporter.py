@@ -11,6 +11,7 @@ NODE_EXPORTER_NAMES = frozenset({"node_exporter", "prometheus-node-exporter"})
 FLAG = "--collector.textfile.directory"
 DEBIAN_DIR = Path("/var/lib/prometheus/node-exporter")
 FALLBACK_DIR = Path("/var/lib/node_exporter")
+SYSTEM_UID_MAX = 999  # Debian's SYS_UID_MAX: root and the users packages create (prometheus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +38,27 @@ def textfile_dir(
 
 
 def node_exporter_dirs(proc_root: Path = Path("/proc")) -> list[tuple[int, Path]]:
-    """(pid, textfile directory) of every running node_exporter that names one, by pid."""
+    """(pid, textfile directory) of every running node_exporter that names one, by pid.
+
+    Only a node_exporter run by root or a system user counts: any local user can start a
+    process of that name, and must not choose where our metrics (key names, client addresses)
+    are written.
+    """
     found: list[tuple[int, Path]] = []
     for process in processes(proc_root):
-        if process.named(NODE_EXPORTER_NAMES):
+        if process.named(NODE_EXPORTER_NAMES) and _run_by_the_system(proc_root, process.pid):
             directory = flag_value(process)
             if directory:
                 found.append((process.pid, _absolute(directory, proc_root, process)))
     return found
+
+
+def _run_by_the_system(proc_root: Path, pid: int) -> bool:
+    try:
+        uid = (proc_root / str(pid)).stat().st_uid
+    except OSError:  # gone meanwhile
+        return False
+    return uid <= SYSTEM_UID_MAX
 
 
 def flag_value(process: Process) -> str | None:
