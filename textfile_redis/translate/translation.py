@@ -507,9 +507,10 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
 
 def _instance_info(families: Families, info: InfoReply) -> None:
     labels = {name: info.get(name) for name in catalog.INSTANCE_LABELS}
-    # Valkey 8 renamed redis_mode to server_mode; redis_exporter then leaves the label empty.
+    # Valkey 8 renamed redis_mode to server_mode; redis_exporter leaves the label empty there,
+    # we fill it from server_mode (a deliberate difference, docs/metrics.md).
     labels["redis_mode"] = labels["redis_mode"] or info.get("server_mode")
-    for valkey_only in ("valkey_version", "valkey_release_stage"):
+    for valkey_only in catalog.INSTANCE_INFO.optional:
         if valkey_only in info.fields:
             labels[valkey_only] = info.get(valkey_only)
     families.gauge(catalog.INSTANCE_INFO, 1.0, **labels)
