@@ -31,7 +31,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     ),
     "rediscovery": ({"discover"}, set()),
     "cycle": ({"budget", "config", "scrape", "textfile", "translate"}, set()),
-    "budget": ({"catalog", "exposition"}, set()),
+    "budget": ({"catalog", "exposition", "translate"}, set()),
     "config": ({"catalog", "discover"}, set()),
     "scrape": ({"allowance", "config", "commands", "keyscan", "replies"}, {"redis"}),
     "allowance": (set(), set()),

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import catalog
-from .exposition import Family, LabelLayout, format_value, header
+from .translate import Families
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+
+    from .exposition import Family
 
 # What is left out first: per client, per key, streams (per consumer, per group, per stream),
 # pattern counts, key groups, Lua script values, settings, system memory. One step is an option
@@ -91,24 +93,9 @@ def _cut_order(families: Iterable[Family]) -> list[Family]:
 
 def own_families(verdict: Verdict, labels: Mapping[str, str]) -> list[Family]:
     """textfile_redis_series, _series_limit and (when any went) _series_dropped, as families."""
-    common = LabelLayout(labels, ()).fill({})
-    families = [
-        _family(metric, [f"{metric.name}{common} {format_value(value)}\n"])
-        for metric, value in (
-            (catalog.SERIES, verdict.series),
-            (catalog.SERIES_LIMIT, verdict.limit),
-        )
-    ]
-    if verdict.dropped:
-        layout = LabelLayout(labels, catalog.SERIES_DROPPED.labels)
-        name = catalog.SERIES_DROPPED.name
-        lines = [
-            f"{name}{layout.fill({'family': family})} {format_value(count)}\n"
-            for family, count in sorted(verdict.dropped.items())
-        ]
-        families.append(_family(catalog.SERIES_DROPPED, lines))
-    return families
-
-
-def _family(metric: catalog.Metric, lines: list[str]) -> Family:
-    return Family(metric.name, metric.kind, header(metric.name, metric.kind, metric.help), lines)
+    families = Families(labels)
+    families.gauge(catalog.SERIES, float(verdict.series))
+    families.gauge(catalog.SERIES_LIMIT, float(verdict.limit))
+    for family, count in sorted(verdict.dropped.items()):
+        families.gauge(catalog.SERIES_DROPPED, float(count), family=family)
+    return families.collect()
