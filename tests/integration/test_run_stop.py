@@ -739,10 +739,14 @@ def test_two_redis_addr_instances_keep_each_others_files(
         for i, server in enumerate((one, two))
     ]
     try:
-        wait_for(lambda: len(scene.ours()) == 2, message="A and B never both wrote")
-        first_file, second_file = (scene.textfile_dir / name for name in scene.ours())
-        if str(one.port) not in first_file.name:
-            first_file, second_file = second_file, first_file
+        # Named by port, not by listing: ours() also counts a temp file caught mid-write.
+        first_file, second_file = (
+            scene.textfile_dir / f"redis_127_0_0_1_{server.port}.prom" for server in (one, two)
+        )
+        wait_for(
+            lambda: first_file.exists() and second_file.exists(),
+            message="A and B never both wrote",
+        )
         assert _marker(first_file)["owner"] != _marker(second_file)["owner"]
         before = _version(first_file)
         wait_for(lambda: _version(first_file) != before, message="A stopped writing")
