@@ -68,9 +68,17 @@ PRODUCT_ENV = ("REDIS_ADDR", "REDIS_USER", "REDIS_PASSWORD", "REDIS_PASSWORD_FIL
 # --- command line ----------------------------------------------------------------------------
 
 
-def arguments(description: str, *, iterations: int, quick_iterations: int) -> argparse.Namespace:
-    """The options every benchmark takes; --quick swaps in `quick_iterations`."""
+def arguments(
+    description: str,
+    *,
+    iterations: int,
+    quick_iterations: int,
+    more: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """The options every benchmark takes, plus `more`; --quick swaps in `quick_iterations`."""
     parser = argparse.ArgumentParser(description=description)
+    if more is not None:
+        more(parser)
     parser.add_argument("--quick", action="store_true", help="a few iterations: proves it runs")
     parser.add_argument("--iterations", type=int, help=f"measured repetitions ({iterations})")
     parser.add_argument(

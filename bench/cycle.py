@@ -5,43 +5,62 @@ atomic write), its CPU time from time.process_time(). Theirs: one HTTP GET of re
 /metrics, its CPU time from /proc/PID/stat. Both read the same busy primary (thousands of keys in
 four databases, commandstats and errorstats, a replica attached), directly and through
 bench/proxy.py with 0, 1 and 10 ms added each way; the proxy counts the round trips.
+--commands N first has the server's clients call cheap commands until its commandstats lists N,
+as on a production server (each adds lines to commandstats, latencystats and LATENCY HISTOGRAM).
+
+The process as users run it: a `textfile-redis run` process with a short interval, its CPU per
+cycle from /proc (all threads, /proc/PID/stat ticks and the live threads' schedstat), its cycles
+counted by the server's INFO calls, next to redis_exporter scraped at the same pace.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.common import (
+    REPO,
     WALL_AND_CPU,
     HttpClient,
     Proxy,
     RedisExporter,
     Tally,
     arguments,
+    child_env,
     collector_config,
+    command_calls,
     describe_machine,
     ms,
     print_table,
+    proc_cpu_seconds,
     proc_stat_cpu_seconds,
+    ratio,
     report_load,
     require_ok,
     require_up,
     start_busy_primary,
+    start_process,
     timed_elsewhere,
     timed_in_process,
+    wait_for,
     wall_and_cpu,
     workspace,
+    write_config_file,
 )
+from bench.memory import CycleCounter
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
+
+    import redis
 
     from tests.support.servers import RedisServer
 
@@ -50,6 +69,54 @@ TMPFS = Path("/dev/shm")  # noqa: S108 - a fixed mount point, not a temp file na
 # A scrape through 10 ms each way takes tens of round trips' time: fewer repetitions suffice.
 ITERATION_SHARE = {None: 1, 0.0: 1, 1.0: 2, 10.0: 10}
 MIN_ITERATIONS = 3
+PROCESS_INTERVAL = 0.05  # seconds between the `run` process's cycles, and between its scrapes
+PROCESS_TIMEOUT = 0.04  # the product wants a timeout below the interval
+POLL_INTERVAL = 0.2
+# Cheap commands of every type a cache's clients call: each is called CALLS_EACH times, so its
+# LATENCY HISTOGRAM spreads over a few buckets as a real server's does.
+MORE_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("PING",),
+    ("ECHO", "x"),
+    ("EXISTS", "cache:1"),
+    ("TYPE", "cache:1"),
+    ("TTL", "cache:1"),
+    ("PTTL", "cache:1"),
+    ("STRLEN", "cache:1"),
+    ("GETRANGE", "cache:1", "0", "3"),
+    ("MGET", "cache:1", "cache:2"),
+    ("MSET", "bench:a", "1", "bench:b", "2"),
+    ("INCRBY", "bench:n", "2"),
+    ("DECR", "bench:n"),
+    ("APPEND", "bench:s", "x"),
+    ("SETNX", "bench:x", "1"),
+    ("HSET", "bench:h", "name", "x", "visits", "1"),
+    ("HGET", "bench:h", "name"),
+    ("HGETALL", "bench:h"),
+    ("HLEN", "bench:h"),
+    ("HINCRBY", "bench:h", "visits", "1"),
+    ("HEXISTS", "bench:h", "name"),
+    ("RPUSH", "bench:l", "a"),
+    ("LRANGE", "bench:l", "0", "-1"),
+    ("LLEN", "bench:l"),
+    ("LINDEX", "bench:l", "0"),
+    ("SCARD", "tags"),
+    ("SISMEMBER", "tags", "red"),
+    ("SMEMBERS", "tags"),
+    ("ZCARD", "leaderboard"),
+    ("ZSCORE", "leaderboard", "ada"),
+    ("ZRANGE", "leaderboard", "0", "-1"),
+    ("XLEN", "events"),
+    ("DBSIZE",),
+    ("TIME",),
+    ("LASTSAVE",),
+    ("UNLINK", "bench:none"),
+    ("PEXPIRE", "bench:s", "100000"),
+    ("GETDEL", "bench:none"),
+    ("SETRANGE", "bench:s", "0", "y"),
+    ("RANDOMKEY",),
+    ("TOUCH", "cache:1"),
+)
+CALLS_EACH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +155,20 @@ class Comparison:
 
 def main() -> None:
     """Compare both sides directly and at each added latency; print one table."""
-    args = arguments(__doc__.splitlines()[0], iterations=1000, quick_iterations=20)
+    args = arguments(__doc__.splitlines()[0], iterations=1000, quick_iterations=20, more=options)
     describe_machine(args.server_kind)
     with workspace() as workdir:
         primary, _replica = start_busy_primary(args.server_kind, workdir, quick=args.quick)
+        call_more_commands(primary.client(), args.commands)
         rows = [compare(workdir, primary, None, args)]
         rows += [compare(workdir, primary, None, args, Variant(same_families=True))]
         if TMPFS.is_dir():
             on_tmpfs = Variant(same_families=True, on_tmpfs=True)
             rows += [compare(workdir, primary, None, args, on_tmpfs)]
-        rows += [compare(workdir, primary, delay, args) for delay in DELAYS_MS]
+        if not args.direct_only:
+            rows += [compare(workdir, primary, delay, args) for delay in DELAYS_MS]
+        processes = [compare_processes(workdir, primary, args, row) for row in rows[:2]]
+        distinct = len(command_calls(primary.client()))
     print_table(
         f"One cycle, one target ({args.server_kind} primary with a replica)",
         HEADER,
@@ -105,9 +176,30 @@ def main() -> None:
     )
     ours_samples, theirs_samples = rows[0].samples
     print(f"- sample lines: {ours_samples} in our file, {theirs_samples} from redis_exporter")
+    print(f"- commands in the server's commandstats at the end: {distinct}")
     checks = ", ".join(ms(row.theirs_stat_cpu) for row in rows)
     print(f"- redis_exporter CPU per scrape by /proc/PID/stat ticks, row by row: {checks}")
+    title = f"The process as users run it, a cycle every {PROCESS_INTERVAL * 1000:g} ms"
+    print_table(title, PROCESS_HEADER, [format_process_row(row) for row in processes])
     report_load()
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark alone."""
+    parser.add_argument(
+        "--commands", type=int, default=0, help="distinct commands the server has seen (0: as is)"
+    )
+    parser.add_argument("--direct-only", action="store_true", help="no rows through proxies")
+
+
+def call_more_commands(client: redis.Redis, distinct: int) -> None:
+    """Call cheap commands until the server's commandstats lists `distinct` (or the list ends)."""
+    calls = iter(MORE_COMMANDS)
+    while len(command_calls(client)) < distinct and (command := next(calls, None)) is not None:
+        pipe = client.pipeline(transaction=False)
+        for _ in range(CALLS_EACH):
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]  # untyped in redis-py
+        pipe.execute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +297,87 @@ def measure(sides: Sides, iterations: int) -> Comparison:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessComparison:
+    """A `textfile-redis run` process and redis_exporter, at the same pace, CPU per cycle."""
+
+    label: str
+    cycles: int
+    ours: float  # /proc/PID/stat ticks, every thread that ever ran
+    ours_schedstat: float  # the live threads' schedstat, to the nanosecond
+    theirs: float
+    in_process: float  # the matching in-process row's figure, for comparison
+
+
+def compare_processes(
+    workdir: Path, server: RedisServer, args: argparse.Namespace, row: Comparison
+) -> ProcessComparison:
+    """`textfile-redis run` over half the row's cycles, then redis_exporter at its pace."""
+    same = row.route.key == "direct-same"
+    top = ["exclude_latency_histogram_metrics = true"] if same else []
+    here = workdir / f"process-{row.route.key}"
+    (here / "textfile").mkdir(parents=True)
+    config = write_config_file(
+        here / "config.toml",
+        here / "textfile",
+        [server.addr],
+        timeout=PROCESS_TIMEOUT,
+        interval=PROCESS_INTERVAL,
+        top=top,
+    )
+    cycles = max(MIN_ITERATIONS, args.iterations // 2)
+    ours_ticks, ours_schedstat, counted = run_process(here, server, config, cycles, args.warmup)
+    with RedisExporter.start(here / "exporter", server.addr) as exporter:
+        theirs = paced_scrapes(HttpClient(exporter.port), exporter.pid, cycles, args.warmup)
+    label = row.route.label.replace("loopback, direct", "`run` process")
+    return ProcessComparison(label, counted, ours_ticks, ours_schedstat, theirs, row.ours.cpu_each)
+
+
+def run_process(
+    here: Path, server: RedisServer, config: Path, cycles: int, warmup: int
+) -> tuple[float, float, int]:
+    """The run process's CPU per cycle (ticks, schedstat) over at least `cycles` cycles."""
+    counter = CycleCounter(server.client())
+    # As `textfile-redis run` starts, but this tree's package: the console script imports the
+    # editable install's, which may be another checkout.
+    argv = [sys.executable, "-m", "textfile_redis", "run", "--config", str(config)]
+    env = {**child_env(here), "PYTHONPATH": str(REPO)}
+    with start_process("textfile-redis run", argv, here / "run.log", env) as daemon:
+        wait_cycles(counter, warmup, daemon.check_alive)
+        start = counter.cycles()
+        ticks0, exact0 = proc_stat_cpu_seconds(daemon.pid), proc_cpu_seconds(daemon.pid)
+        wait_cycles(counter, start + cycles, daemon.check_alive)
+        ticks1, exact1 = proc_stat_cpu_seconds(daemon.pid), proc_cpu_seconds(daemon.pid)
+        counted = counter.cycles() - start
+    return (ticks1 - ticks0) / counted, (exact1 - exact0) / counted, counted
+
+
+def wait_cycles(counter: CycleCounter, mark: int, check_alive: Callable[[], None]) -> None:
+    """Poll the server until the daemon has run `mark` cycles; fail if it dies or stalls."""
+
+    def done() -> bool:
+        check_alive()
+        return counter.cycles() >= mark
+
+    timeout = mark * PROCESS_INTERVAL * 4 + 30
+    wait_for(done, timeout=timeout, interval=POLL_INTERVAL, message=f"{mark} cycles not reached")
+
+
+def paced_scrapes(http: HttpClient, pid: int, scrapes: int, warmup: int) -> float:
+    """redis_exporter's CPU per scrape, one GET /metrics every PROCESS_INTERVAL."""
+    for _ in range(warmup):
+        require_up(http.get("/metrics"))
+    cpu0 = proc_cpu_seconds(pid)
+    next_start = time.perf_counter()
+    for _ in range(scrapes):
+        require_up(http.get("/metrics"))
+        next_start += PROCESS_INTERVAL
+        time.sleep(max(0.0, next_start - time.perf_counter()))  # the pace is the point
+    cpu = (proc_cpu_seconds(pid) - cpu0) / scrapes
+    http.close()
+    return cpu
+
+
 def open_route(
     running: contextlib.ExitStack,
     workdir: Path,
@@ -268,6 +441,32 @@ def format_row(row: Comparison) -> list[str]:
         *wall_and_cpu(row.ours, row.theirs),
         both(row.ours_traffic, row.theirs_traffic, lambda t: t.round_trips),
         both(row.ours_traffic, row.theirs_traffic, lambda t: t.connections),
+    ]
+
+
+PROCESS_HEADER = (
+    "process",
+    "cycles",
+    "CPU per cycle (stat ticks)",
+    "the same by schedstat",
+    "in-process figure above",
+    "process / in-process",
+    "CPU exporter",
+    "CPU ratio",
+)
+
+
+def format_process_row(row: ProcessComparison) -> list[str]:
+    """One row of the process table; ratios are ours / theirs."""
+    return [
+        row.label,
+        str(row.cycles),
+        ms(row.ours),
+        ms(row.ours_schedstat),
+        ms(row.in_process),
+        ratio(row.ours, row.in_process),
+        ms(row.theirs),
+        ratio(row.ours, row.theirs),
     ]
 
 
