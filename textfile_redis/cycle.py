@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import budget
 from .scrape import Scraper
 from .textfile import Marker, render, write_atomic
-from .translate import Extras, Outcome, translate
+from .translate import Extras, Outcome, SeriesCache, translate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,6 +88,7 @@ class _Slot:
     busy: bool = False
     malformed: tuple[str, ...] = ()  # the replies last logged as malformed, by name
     budget_state: tuple[tuple[str, ...], bool] = ((), False)  # last logged: left out, over
+    series: SeriesCache = field(default_factory=SeriesCache)  # translation's, kept across cycles
 
 
 class Collector:
@@ -196,7 +197,7 @@ class Collector:
         result = slot.scraper.scrape()
         outcome = outcome_of(target, result)
         config = self.config
-        translation = translate(outcome)
+        translation = translate(outcome, slot.series)
         verdict = budget.enforce(translation.families, series_limit(config, target))
         if result.error is None:  # a failed scrape says nothing about the replies' shapes
             _note_malformed(slot, translation.malformed)

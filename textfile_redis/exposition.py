@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 _TYPE_WORDS = {"unknown": "untyped"}
 _GO_PLAIN_BELOW = 1e6  # Go writes 1e+06 where Python writes 1000000.0
+_GO_PLAIN_DIGITS = 6  # integers of up to 6 digits are below 1e6
+# A float holds every integer of up to 15 digits exactly, and repr gives back those digits.
+_EXACT_DIGITS = 15
 
 
 class Family(NamedTuple):  # a tuple: made for each of ~150 families every cycle, cheaply
@@ -46,6 +49,34 @@ def format_value(value: float) -> str:
     if -math.inf < number < _GO_PLAIN_BELOW:  # the common case, where repr is Go's text
         return repr(number)
     return str(floatToGoString(number))  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+def integer_value(text: str) -> str | None:
+    """format_value(float(text)) for a decimal integer as servers write it, without the float.
+
+    Most of what a server reports are integers: their text is the value's, plus Python's `.0`,
+    or Go's exponent from 1e+06 on. None for anything else (leading zeros, a `+`, non-ASCII
+    digits, more than 15 digits, fractions), which then takes the float's way.
+    """
+    digits = text[1:] if text[:1] == "-" else text
+    if not (digits.isdigit() and digits.isascii()) or len(digits) > _EXACT_DIGITS:
+        return None
+    if digits[0] == "0" and len(digits) > 1:
+        return None
+    if len(digits) <= _GO_PLAIN_DIGITS or digits is not text:  # negatives keep repr's form
+        return f"{text}.0"
+    return f"{(digits[0] + '.' + digits[1:]).rstrip('0.')}e+{len(digits) - 1:02d}"
+
+
+def number_value(text: str) -> str | None:
+    """A value's text from a number's text, as format_value writes it; None when not a number."""
+    fast = integer_value(text)
+    if fast is not None:
+        return fast
+    try:
+        return format_value(float(text))
+    except ValueError:
+        return None
 
 
 class LabelLayout:

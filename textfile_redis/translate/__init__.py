@@ -1,6 +1,6 @@
 """Pure translation of one scrape's replies into metric families with redis_exporter's names."""
 
-from .families import Families
+from .families import Families, SeriesCache
 from .optin import SCRIPT_FAILED, SCRIPT_PREFIX
 from .translation import (
     DEFAULT_DATABASES,
@@ -25,6 +25,7 @@ __all__ = [
     "Extras",
     "Families",
     "Outcome",
+    "SeriesCache",
     "Translation",
     "translate",
 ]

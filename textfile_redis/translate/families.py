@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textfile_redis.exposition import Family, LabelLayout, format_value, header
 
 from .gofloat import go_float
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Hashable, Iterable, Mapping
 
     from textfile_redis.catalog import Metric
+
+_T = TypeVar("_T")
+
+
+class SeriesCache:
+    """One target's series texts (`name{labels}`), kept from one cycle to the next.
+
+    A server names the same fields, commands and databases every cycle, so their labels are
+    escaped, sorted and joined once, not every cycle. Its owner (the target's collector slot)
+    passes it to each cycle's Families; nothing is shared between targets. It starts afresh
+    when the common labels change, or past MAX_ENTRIES: a server that names new fields every
+    cycle costs the cache's use, never unbounded memory.
+    """
+
+    MAX_ENTRIES = 50_000  # one cycle adds at most ~13,000: INFO's 10,000 lines, 2,048 histograms
+
+    __slots__ = ("_common", "_entries")
+
+    def __init__(self) -> None:
+        self._common: dict[str, str] | None = None
+        self._entries: dict[Hashable, Any] = {}
+
+    def entries(self, common: dict[str, str]) -> dict[Hashable, Any]:
+        """The entries for samples with these common labels."""
+        if common != self._common or len(self._entries) > self.MAX_ENTRIES:
+            self._common, self._entries = dict(common), {}
+        return self._entries
 
 
 class Families:
@@ -23,8 +50,9 @@ class Families:
     The first sample of a series wins.
     """
 
-    def __init__(self, common_labels: Mapping[str, str]) -> None:
+    def __init__(self, common_labels: Mapping[str, str], cache: SeriesCache | None = None) -> None:
         self._common = dict(common_labels)
+        self._cache = (cache or SeriesCache()).entries(self._common)
         self._unlabelled = LabelLayout(self._common, ()).fill({})
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
@@ -50,6 +78,37 @@ class Families:
             lines = self._lines.get(name) or self._begin(metric, "counter")
             lines.append(f"{series} {format_value(value)}\n")
 
+    def series(self, metric: Metric, /, **labels: str) -> str:
+        """A sample's series text, `name{labels}`, for `emit`."""
+        return f"{metric.name}{self._labels_text(labels) if labels else self._unlabelled}"
+
+    def remember(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """What make() returns, made once per target while the key recurs (series texts)."""
+        found: _T | None = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = make()
+        return found
+
+    def emit(self, metric: Metric, kind: str, series: str, value: str) -> None:
+        """Add a sample whose series and value are text already (from `series`, exposition)."""
+        if series not in self._written:
+            self._written.add(series)
+            lines = self._lines.get(metric.name) or self._begin(metric, kind)
+            lines.append(f"{series} {value}\n")
+
+    def lines_of(self, metric: Metric) -> list[str]:
+        """A copy of the family's lines so far, for `replay` in a later cycle."""
+        return list(self._lines.get(metric.name, ()))
+
+    def replay(self, metric: Metric, kind: str, lines: Iterable[str]) -> None:
+        """Add lines `lines_of` gave in an earlier cycle, each unless its series is written."""
+        family = self._lines.get(metric.name) or self._begin(metric, kind)
+        for line in lines:
+            series = line.rpartition(" ")[0]  # the value never holds a space
+            if series not in self._written:
+                self._written.add(series)
+                family.append(line)
+
     def counters(self, values: Mapping[Metric, float], /, **labels: str) -> None:
         """Add a counter sample to each of several families, all with these labels."""
         text = self._labels_text(labels)
@@ -70,15 +129,15 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one summary: a sample per quantile, then _sum and _count."""
-        name, text = metric.name, self._labels_text(labels)
-        if f"{name}_count{text}" in self._written:  # a summary is written whole or not at all
+        name = metric.name
+        before, after, sum_series, count_series = self._around(metric, "quantile", labels)
+        if count_series in self._written:  # a summary is written whole or not at all
             return
         lines = self._lines.get(name) or self._begin(metric, "summary")
-        before, after = self._layout((*labels, "quantile")).around(labels, "quantile")
         for quantile, value in sorted(quantiles.items()):
-            self._add(lines, f"{name}{before}{go_float(quantile)}{after}", value)
-        self._add(lines, f"{name}_sum{text}", total)
-        self._add(lines, f"{name}_count{text}", count)
+            self._add(lines, f"{before}{go_float(quantile)}{after}", value)
+        self._add(lines, sum_series, total)
+        self._add(lines, count_series, count)
 
     def histogram(
         self,
@@ -90,17 +149,30 @@ class Families:
         **labels: str,
     ) -> None:
         """Add one histogram from (upper bound, cumulative count) pairs."""
-        name, text = metric.name, self._labels_text(labels)
-        if f"{name}_count{text}" in self._written:  # a histogram is written whole or not at all
+        before, after, sum_series, count_series = self._around(metric, "le", labels)
+        if count_series in self._written:  # a histogram is written whole or not at all
             return
-        lines = self._lines.get(name) or self._begin(metric, "histogram")
-        bucket = f"{name}_bucket"
-        before, after = self._layout((*labels, "le")).around(labels, "le")
+        lines = self._lines.get(metric.name) or self._begin(metric, "histogram")
         for bound, cumulative in sorted(buckets):
-            self._add(lines, f"{bucket}{before}{go_float(bound)}{after}", cumulative)
-        self._add(lines, f"{bucket}{before}+Inf{after}", count)
-        self._add(lines, f"{name}_sum{text}", total)
-        self._add(lines, f"{name}_count{text}", count)
+            self._add(lines, f"{before}{go_float(bound)}{after}", cumulative)
+        self._add(lines, f"{before}+Inf{after}", count)
+        self._add(lines, sum_series, total)
+        self._add(lines, count_series, count)
+
+    def _around(
+        self, metric: Metric, slot: str, labels: dict[str, str]
+    ) -> tuple[str, str, str, str]:
+        """A summary's or histogram's texts: before and after `slot`'s value, _sum, _count."""
+        key = (metric.name, slot, *labels.items())
+        return self.remember(key, lambda: self._make_around(metric.name, slot, labels))
+
+    def _make_around(
+        self, name: str, slot: str, labels: dict[str, str]
+    ) -> tuple[str, str, str, str]:
+        text = self._labels_text(labels)
+        before, after = self._layout((*labels, slot)).around(labels, slot)
+        prefix = f"{name}_bucket" if slot == "le" else name
+        return f"{prefix}{before}", after, f"{name}_sum{text}", f"{name}_count{text}"
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textfile_redis import __version__, catalog
+from textfile_redis.exposition import format_value, integer_value, number_value
 from textfile_redis.replies import as_text_dict
 
-from .families import Families
+from .families import Families, SeriesCache
 from .keys import (
     key_count_metrics,
     key_group_metrics,
@@ -59,7 +60,7 @@ _MASTER_LINK = re.compile(r"^master(_[0-9]+)?_link_status$")
 _MASTER_DIRECT = re.compile(r"^master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)$")
 _SLAVE = re.compile(r"^slave\d+$")
 _IO_THREAD = re.compile(r"^used_active_time_io_thread_([0-9]+)$")
-_BOOLEAN_WORDS = {"ok": 1.0, "true": 1.0, "err": 0.0, "fail": 0.0, "false": 0.0}
+_BOOLEAN_TEXTS = {"ok": "1.0", "true": "1.0", "err": "0.0", "fail": "0.0", "false": "0.0"}
 _MASTER_FIELDS = {
     "last_io_seconds_ago": catalog.MASTER_LAST_IO_SECONDS_AGO,
     "sync_in_progress": catalog.MASTER_SYNC_IN_PROGRESS,
@@ -118,9 +119,12 @@ class Translation:
     malformed: tuple[str, ...] = ()  # reply names, sorted: "info", "latency_histogram", ...
 
 
-def translate(outcome: Outcome) -> Translation:
-    """All families for one target: Redis metrics when it answered, self metrics always."""
-    families = Families({"addr": outcome.addr, **dict(outcome.labels)})
+def translate(outcome: Outcome, cache: SeriesCache | None = None) -> Translation:
+    """All families for one target: Redis metrics when it answered, self metrics always.
+
+    cache: the target's series texts from earlier cycles (its collector keeps one per target).
+    """
+    families = Families({"addr": outcome.addr, **dict(outcome.labels)}, cache)
     steps = _Steps(families)
     if outcome.error is None:
         _translate_replies(steps, outcome)
@@ -254,20 +258,63 @@ def _info_metrics(
     """INFO's families; returns commandstats' usec per command, which the histogram needs too."""
     info = parse_info(reply)
     state = _InfoState(outcome.now)
-    system = outcome.extras.include_system_metrics
+    plain = _plain_fields(families, outcome.extras.include_system_metrics)
     for section, key, value in info.lines:
         in_section = _SECTION_FIELDS.get(section)
         if in_section is not None and in_section(families, state, key, value):
             continue
-        if len(key) > MAX_FIELD_NAME:  # plans are cached by name: never for the server's essays
-            continue
-        plan = _exported_field_plan(key, system=system)
-        if plan is not None:
-            plan.add(families, value)
+        sample = plain.get(key) or plain.add(key)
+        if sample:  # inlined, as this runs for a hundred fields every cycle
+            metric, kind, series, divisor = sample
+            text = _BOOLEAN_TEXTS.get(value) or _number_text(value, divisor)
+            if text is not None:
+                families.emit(metric, kind, series, text)
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, _databases(info, databases))
     _instance_info(families, info)
     return state.usecs
+
+
+_PlainSample = tuple["Metric", str, str, float]  # family, type, series text, divisor
+
+
+class _PlainFields(dict[str, "_PlainSample | tuple[()]"]):
+    """A target's plain INFO fields by name: how each is exported, () when it is not.
+
+    Kept from cycle to cycle in the target's cache, since a server's fields are the same every
+    cycle; emptied when a server has named more fields than an INFO reply can hold.
+    """
+
+    def __init__(self, families: Families, *, system: bool) -> None:
+        super().__init__()
+        self.families, self.system = families, system
+
+    def add(self, key: str) -> _PlainSample | tuple[()]:
+        """Work out and keep how the field `key` is exported."""
+        if len(self) > MAX_INFO_LINES:
+            self.clear()
+        plan = _exported_field_plan(key, system=self.system) if len(key) <= MAX_FIELD_NAME else None
+        kind = "counter" if plan is not None and plan.counter else "gauge"
+        series = self.families.series(plan.metric, **dict(plan.labels)) if plan else ""
+        sample = (plan.metric, kind, series, plan.divisor) if plan is not None else ()
+        self[key] = sample
+        return sample
+
+
+def _plain_fields(families: Families, system: bool) -> _PlainFields:  # noqa: FBT001
+    fields = families.remember(
+        ("plain fields", system), lambda: _PlainFields(families, system=system)
+    )
+    fields.families = families  # this cycle's: series texts are made with its labels
+    return fields
+
+
+def _number_text(value: str, divisor: float) -> str | None:
+    """A field's value text: an integer's own text, else the number over `divisor`."""
+    if divisor == 1.0:
+        return number_value(value)
+    number = _float_or_none(value)
+    return None if number is None else format_value(number / divisor)
 
 
 @dataclass(slots=True)
@@ -341,21 +388,41 @@ def _commandstats_field(families: Families, state: _InfoState, key: str, value: 
     stats = _key_values(value)
     if cmd == key or stats is None or "calls" not in stats or "usec" not in stats:
         return True
-    calls, usec = _float_or_none(stats["calls"]), _float_or_none(stats["usec"])
+    calls_text, usec_text = stats["calls"], stats["usec"]
+    calls, usec = _float_or_none(calls_text), _float_or_none(usec_text)
     if calls is None or usec is None:
         return True
-    counters = {
-        catalog.COMMANDS_TOTAL: calls,
-        catalog.COMMANDS_DURATION_SECONDS_TOTAL: usec / 1e6,
-    }
     state.calls[cmd], state.usecs[cmd] = calls, usec
-    rejected = _float_or_none(stats.get("rejected_calls", ""))
-    failed = _float_or_none(stats.get("failed_calls", ""))
+    series = families.remember(("cmdstat", cmd), lambda: _command_series(families, cmd))
+    families.emit(catalog.COMMANDS_TOTAL, "counter", series[0], _value(calls_text, calls))
+    families.emit(
+        catalog.COMMANDS_DURATION_SECONDS_TOTAL, "counter", series[1], format_value(usec / 1e6)
+    )
+    rejected_text, failed_text = stats.get("rejected_calls", ""), stats.get("failed_calls", "")
+    rejected, failed = _float_or_none(rejected_text), _float_or_none(failed_text)
     if rejected is not None and failed is not None:  # Redis 6.2 and newer
-        counters[catalog.COMMANDS_REJECTED_CALLS_TOTAL] = rejected
-        counters[catalog.COMMANDS_FAILED_CALLS_TOTAL] = failed
-    families.counters(counters, cmd=cmd)
+        families.emit(
+            catalog.COMMANDS_REJECTED_CALLS_TOTAL,
+            "counter",
+            series[2],
+            _value(rejected_text, rejected),
+        )
+        families.emit(
+            catalog.COMMANDS_FAILED_CALLS_TOTAL, "counter", series[3], _value(failed_text, failed)
+        )
     return True
+
+
+_COMMAND_COUNTERS = (
+    catalog.COMMANDS_TOTAL,
+    catalog.COMMANDS_DURATION_SECONDS_TOTAL,
+    catalog.COMMANDS_REJECTED_CALLS_TOTAL,
+    catalog.COMMANDS_FAILED_CALLS_TOTAL,
+)
+
+
+def _command_series(families: Families, cmd: str) -> tuple[str, ...]:
+    return tuple(families.series(metric, cmd=cmd) for metric in _COMMAND_COUNTERS)
 
 
 def _latencystats_field(_families: Families, state: _InfoState, key: str, value: str) -> bool:
@@ -389,19 +456,36 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     stats = _key_values(value) if key.startswith("db") else None
     if stats is None:
         return False
-    keys, expires = _float_or_none(stats.get("keys", "")), _float_or_none(stats.get("expires", ""))
+    keys_text, expires_text = stats.get("keys", ""), stats.get("expires", "")
+    keys, expires = _float_or_none(keys_text), _float_or_none(expires_text)
     if keys is None or expires is None:
         return False
-    families.gauge(catalog.DB_KEYS, keys, db=key)
-    families.gauge(catalog.DB_KEYS_EXPIRING, expires, db=key)
+    series = _db_series(families, key)
+    families.emit(catalog.DB_KEYS, "gauge", series[0], _value(keys_text, keys))
+    families.emit(catalog.DB_KEYS_EXPIRING, "gauge", series[1], _value(expires_text, expires))
     cached = _float_or_none(stats.get("cached_keys", ""))
     if cached is not None:
-        families.gauge(catalog.DB_KEYS_CACHED, cached, db=key)
+        families.emit(catalog.DB_KEYS_CACHED, "gauge", series[2], format_value(cached))
     avg_ttl = _float_or_none(stats.get("avg_ttl", ""))
     if avg_ttl is not None:
-        families.gauge(catalog.DB_AVG_TTL_SECONDS, avg_ttl / 1000, db=key)
+        families.emit(catalog.DB_AVG_TTL_SECONDS, "gauge", series[3], format_value(avg_ttl / 1000))
     state.databases_seen.add(key)
     return True
+
+
+_DB_GAUGES = (
+    catalog.DB_KEYS,
+    catalog.DB_KEYS_EXPIRING,
+    catalog.DB_KEYS_CACHED,
+    catalog.DB_AVG_TTL_SECONDS,
+)
+
+
+def _db_series(families: Families, db: str) -> tuple[str, ...]:
+    """A database's series texts, made once per target."""
+    return families.remember(
+        ("db", db), lambda: tuple(families.series(metric, db=db) for metric in _DB_GAUGES)
+    )
 
 
 def _sentinel_field(families: Families, _state: _InfoState, key: str, value: str) -> bool:
@@ -464,16 +548,12 @@ class _FieldPlan:
 
     def add(self, families: Families, value: str) -> None:
         """Add the field's sample: a number, or a word redis_exporter reads as 0 or 1."""
-        number = _BOOLEAN_WORDS.get(value)
-        if number is None:
-            number = _float_or_none(value)
-        if number is None:
-            return
-        add = families.counter if self.counter else families.gauge
-        if self.labels:
-            add(self.metric, number / self.divisor, **dict(self.labels))
-        else:
-            add(self.metric, number / self.divisor)
+        text = _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
+        if text is not None:
+            kind = "counter" if self.counter else "gauge"
+            families.emit(
+                self.metric, kind, families.series(self.metric, **dict(self.labels)), text
+            )
 
 
 def _field_metric(families: Families, key: str, value: str) -> None:
@@ -501,8 +581,9 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
     for index in range(min(databases, MAX_EMPTY_DATABASES)):
         db = f"db{index}"
         if db not in seen:
-            families.gauge(catalog.DB_KEYS, 0.0, db=db)
-            families.gauge(catalog.DB_KEYS_EXPIRING, 0.0, db=db)
+            series = _db_series(families, db)
+            families.emit(catalog.DB_KEYS, "gauge", series[0], "0.0")
+            families.emit(catalog.DB_KEYS_EXPIRING, "gauge", series[1], "0.0")
 
 
 def _instance_info(families: Families, info: InfoReply) -> None:
@@ -592,19 +673,40 @@ def _latency_latest_metrics(families: Families, events: object) -> None:
 def _latency_histogram_metrics(
     families: Families, reply: object, usec_by_command: Mapping[str, float]
 ) -> None:
-    """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets."""
+    """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets.
+
+    The scraper asks for it every few cycles and passes the same reply in between: the
+    families made from that reply (their _sum from that cycle's INFO) are written again.
+    """
+    metric = catalog.COMMANDS_LATENCIES_USEC
+    kept = families.remember(_KeptHistogram, _KeptHistogram)
+    if reply is kept.reply and reply is not None:
+        families.replay(metric, "histogram", kept.lines)
+        return
     pairs = _pairs(reply, MAX_HISTOGRAM_COMMANDS)
     usec_with_subcommands = _usec_including_subcommands(usec_by_command)
     for cmd, details in pairs:
         name = _text(cmd)
         calls, buckets = _histogram_details(details)
         total = usec_with_subcommands.get(name, 0.0)
-        families.histogram(catalog.COMMANDS_LATENCIES_USEC, calls, total, buckets, cmd=name)
+        families.histogram(metric, calls, total, buckets, cmd=name)
+    kept.reply, kept.lines = reply, families.lines_of(metric)
+
+
+@dataclass(slots=True)
+class _KeptHistogram:
+    """A target's last LATENCY HISTOGRAM reply and the lines made from it."""
+
+    reply: object = None
+    lines: list[str] = field(default_factory=list)
 
 
 def _histogram_details(details: object) -> tuple[float, list[tuple[float, float]]]:
     """["calls", 3, "histogram_usec", [1, 2, 4, 3]] -> (3, [(1, 2), (4, 3)])."""
-    fields = {_text(name): value for name, value in _pairs(details, 16)}
+    if type(details) is list and len(details) == 4 and details[0] == "calls":  # noqa: PLR2004
+        fields = {"calls": details[1], _text(details[2]): details[3]}  # the usual, in one step
+    else:
+        fields = {_text(name): value for name, value in _pairs(details, 16)}
     buckets = _pairs(fields["histogram_usec"], MAX_HISTOGRAM_BUCKETS)
     return _count(fields["calls"]), [(_count(bound), _count(n)) for bound, n in buckets]
 
@@ -717,6 +819,11 @@ def _key_values(text: str) -> dict[str, str] | None:
             return None
         result[key] = value
     return result
+
+
+def _value(text: str, number: float) -> str:
+    """The sample value's text of a number read from `text`: the integer's own when it is one."""
+    return integer_value(text) or format_value(number)
 
 
 def _float_or_none(text: str) -> float | None:
