@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 # or restarting is not hammered, while each cycle still writes its file (redis_up 0) at once.
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
+# Replies asked only every Nth cycle: CONFIG GET's settings seldom change, and LATENCY HISTOGRAM
+# costs the server more than INFO (it walks every command's histogram). In between, the last
+# reply stands in, so every cycle's file is whole; translation reuses the families it made from
+# that very reply (histogram _sum included, so the histogram stays consistent, if older).
+ASKED_EVERY: dict[str, int] = {"config": 4, "latency_histogram": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,9 @@ class Scraper:
         self._failures = 0
         self._retry_at = 0.0
         self._last_error = ""
+        self._kept: dict[
+            str, tuple[Any, int]
+        ] = {}  # reply name -> (last reply, cycles to reuse it)
 
     def scrape(self) -> ScrapeResult:
         """Run one cycle's commands; never raises for server or network trouble."""
@@ -104,6 +112,7 @@ class Scraper:
         self._connection = None
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
+        self._kept = {}
 
     def _scrape_once(self) -> tuple[dict[str, Any], dict[str, str]]:
         connection = self._connect()
@@ -112,7 +121,11 @@ class Scraper:
         if self._features is None:  # a new connection: learn what the server is first
             _merge(replies, refused, _run_pipeline(connection, INFO))
             self._learn(replies)
-        _merge(replies, refused, _run_pipeline(connection, self._commands(skip=replies)))
+        commands = self._commands(skip=replies)
+        reused = self._reused(commands)
+        asked = {name: command for name, command in commands.items() if name not in reused}
+        _merge(replies, refused, _run_pipeline(connection, asked))
+        self._keep(replies, reused)
         self._learn(replies)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
@@ -130,6 +143,25 @@ class Scraper:
             commands = {"select": ("SELECT", 0), **commands}
         self._sent.update(commands)
         return {n: c for n, c in commands.items() if n not in self._refused and n not in skip}
+
+    def _reused(self, commands: dict[str, Command]) -> dict[str, Any]:
+        """The kept replies that stand in for their commands this cycle, by name."""
+        reused = {}
+        for name in commands.keys() & self._kept.keys():
+            reply, cycles_left = self._kept[name]
+            if cycles_left > 0:
+                reused[name] = reply
+                self._kept[name] = (reply, cycles_left - 1)
+        return reused
+
+    def _keep(self, replies: dict[str, Any], reused: dict[str, Any]) -> None:
+        """Keep the fresh replies of commands asked every Nth cycle; add the reused ones."""
+        for name, every in ASKED_EVERY.items():
+            if name in replies:
+                self._kept[name] = (replies[name], every - 1)
+            elif name not in reused:
+                self._kept.pop(name, None)  # refused, or no longer asked: ask afresh next time
+        replies.update(reused)
 
     def _after_pipeline(
         self, connection: AbstractConnection, replies: dict[str, Any], refused: dict[str, str]

@@ -1,0 +1,129 @@
+"""Translation across cycles: a target's SeriesCache and reused replies change no byte."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.support.recorded import ADDR, NOW, REPLIES, load
+from textfile_redis.exposition import format_value, integer_value
+from textfile_redis.textfile import Marker, render
+from textfile_redis.translate import Extras, Outcome, SeriesCache, translate
+
+RECORDINGS = sorted(path.stem for path in REPLIES.glob("*.json"))
+HISTOGRAM = "redis_commands_latencies_usec"
+MARKER = Marker("owner", "t")
+
+
+def _outcome(replies: dict[str, Any], addr: str = ADDR, extras: Extras | None = None) -> Outcome:
+    return Outcome(
+        addr=addr,
+        replies=replies,
+        refused={},
+        duration=0.002,
+        now=NOW,
+        labels=(("cluster", "payments"),),
+        extras=extras or Extras(),
+    )
+
+
+def _file(outcome: Outcome, cache: SeriesCache | None = None) -> bytes:
+    return render(translate(outcome, cache).families, MARKER)
+
+
+@pytest.mark.parametrize("fixture", RECORDINGS)
+def test_a_kept_cache_writes_the_bytes_a_fresh_translation_writes(fixture: str) -> None:
+    """Cycle after cycle with one target's cache, the file is byte for byte a fresh one's."""
+    replies = load(fixture)["replies"]
+    extras = Extras(include_config_metrics=fixture.endswith("opt-ins"))
+    fresh = _file(_outcome(replies, extras=extras))
+    cache = SeriesCache()
+    files = [_file(_outcome(copy.deepcopy(replies), extras=extras), cache) for _ in range(3)]
+    assert files == [fresh, fresh, fresh]
+
+
+def test_a_cache_made_for_other_labels_is_not_used() -> None:
+    """A target whose address changes gets series with the new address, none of the old."""
+    replies = load("redis-7.0-primary")["replies"]
+    cache = SeriesCache()
+    _file(_outcome(replies), cache)
+    moved = _file(_outcome(replies, addr="redis://10.0.0.9:6379"), cache)
+    assert ADDR.encode() not in moved
+    assert moved == _file(_outcome(replies, addr="redis://10.0.0.9:6379"))
+
+
+def test_the_cache_starts_afresh_past_its_bound() -> None:
+    """A server that names new things every cycle cannot grow a target's cache without bound."""
+    cache = SeriesCache()
+    entries = cache.entries({"addr": ADDR})
+    entries.update((n, "x") for n in range(SeriesCache.MAX_ENTRIES + 1))
+    assert cache.entries({"addr": ADDR}) == {}
+
+
+def _with_usec(info: str, command: str, usec: int) -> str:
+    """INFO with one commandstats line's usec replaced."""
+    lines = info.split("\r\n")
+    prefix = f"cmdstat_{command}:"
+    for index, line in enumerate(lines):
+        if line.startswith(prefix):
+            fields = dict(part.split("=") for part in line[len(prefix) :].split(","))
+            fields["usec"] = str(usec)
+            lines[index] = prefix + ",".join(f"{k}={v}" for k, v in fields.items())
+    return "\r\n".join(lines)
+
+
+def _histogram_lines(data: bytes) -> list[bytes]:
+    return [line for line in data.splitlines() if line.startswith(HISTOGRAM.encode())]
+
+
+def test_a_reused_histogram_reply_writes_the_families_of_its_own_cycle() -> None:
+    """The same LATENCY HISTOGRAM reply again: its lines, _sum included, are those first made."""
+    replies = load("redis-7.0-primary")["replies"]
+    cache = SeriesCache()
+    first = _file(_outcome(replies), cache)
+    later = {**replies, "info": _with_usec(replies["info"], "get", 987_654)}
+    again = _file(_outcome(later), cache)
+    assert _histogram_lines(again) == _histogram_lines(first)
+    assert again != first  # INFO's own families did change
+    asked_afresh = {**later, "latency_histogram": copy.deepcopy(replies["latency_histogram"])}
+    fresh = _file(_outcome(asked_afresh), cache)
+    assert b'cmd="get"} 987654.0' in b"\n".join(_histogram_lines(fresh))
+
+
+def test_a_reused_malformed_histogram_stays_malformed() -> None:
+    """A bad reply standing in for several cycles loses its family every time, never the file."""
+    replies = {**load("redis-7.0-primary")["replies"], "latency_histogram": ["get", "oops"]}
+    cache = SeriesCache()
+    translations = [translate(_outcome(replies), cache) for _ in range(2)]
+    assert [t.malformed for t in translations] == [("latency_histogram",)] * 2
+    assert all(HISTOGRAM not in {f.name for f in t.families} for t in translations)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0",
+        "-0",
+        "7",
+        "999999",
+        "1000000",
+        "1234567",
+        "-1234567",
+        "120000000",
+        "999999999999999",
+        "-999999999999999",
+    ],
+)
+def test_an_integers_text_is_the_value_a_float_would_write(text: str) -> None:
+    """Integers skip the float, yet read exactly as format_value writes the float."""
+    assert integer_value(text) == format_value(float(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["", "-", "+5", "007", "1.5", "1e3", "\u0663", "1234567890123456", " 5", "inf"]
+)
+def test_anything_but_a_plain_integer_takes_the_floats_way(text: str) -> None:
+    """Leading zeros, signs, fractions, non-ASCII digits and 16 digits are left to float()."""
+    assert integer_value(text) is None
