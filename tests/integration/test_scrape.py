@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.processes import free_port
 from textfile_redis.config import Secret, Target
-from textfile_redis.scrape import BACKOFF_MAX, Scraper
+from textfile_redis.scrape import ASKED_EVERY, BACKOFF_MAX, Scraper
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,17 +46,54 @@ def test_steady_state_reuses_the_connection_and_sends_a_fixed_set(
     scraper = Scraper(_target(server.addr))
     scraper.scrape()
     before = admin.info("stats")
-    cycles = 5
+    every = ASKED_EVERY["config"]
+    cycles = 2 * every
     for _ in range(cycles):
         assert scraper.scrape().error is None
     after = admin.info("stats")
     scraper.close()
     assert after["total_connections_received"] == before["total_connections_received"]
     commands = after["total_commands_processed"] - before["total_commands_processed"] - 1
-    # INFO, CONFIG GET, SLOWLOG LEN and GET, LATENCY LATEST; LATENCY HISTOGRAM from Redis 7;
-    # three COMMANDLOG LEN on Valkey 8.1 and newer.
-    expected = {"redis-6.2": 5, "redis-7.0": 6, "redis-8.2": 6, "valkey-8.1": 9, "valkey-9.1": 9}
-    assert commands == cycles * expected[server.kind.name]
+    # Every cycle INFO, SLOWLOG LEN and GET, LATENCY LATEST, and three COMMANDLOG LEN on Valkey
+    # 8.1 and newer; every 4th cycle CONFIG GET, and LATENCY HISTOGRAM from Redis 7.
+    each = {"redis-6.2": 4, "redis-7.0": 4, "redis-8.2": 4, "valkey-8.1": 7, "valkey-9.1": 7}
+    seldom = {"redis-6.2": 1, "redis-7.0": 2, "redis-8.2": 2, "valkey-8.1": 2, "valkey-9.1": 2}
+    kind = server.kind.name
+    assert commands == cycles * each[kind] + cycles // every * seldom[kind]
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
+def test_seldom_asked_replies_stand_in_between_asks(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """CONFIG GET and LATENCY HISTOGRAM go out every Nth cycle; their last reply fills the rest."""
+    server = server_factory()
+    admin = server.client()
+    scraper = Scraper(_target(server.addr))
+    results = [scraper.scrape() for _ in range(2 * ASKED_EVERY["latency_histogram"])]
+    stats = admin.info("commandstats")
+    scraper.close()
+    assert all({"config", "latency_histogram"} <= result.replies.keys() for result in results)
+    assert stats["cmdstat_latency|histogram"]["calls"] == 2
+    assert stats["cmdstat_config|get"]["calls"] == 2
+    histograms = [result.replies["latency_histogram"] for result in results]
+    assert histograms[1] is histograms[0]
+    assert histograms[ASKED_EVERY["latency_histogram"]] is not histograms[0]
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
+def test_reconnecting_asks_for_every_reply_afresh(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """A new connection may reach another server: nothing kept from the old one stands in."""
+    server = server_factory()
+    admin = server.client()
+    scraper = Scraper(_target(server.addr))
+    scraper.scrape()
+    scraper.close()
+    scraper.scrape()
+    scraper.close()
+    assert admin.info("commandstats")["cmdstat_latency|histogram"]["calls"] == 2
 
 
 def test_config_get_asks_for_the_settings_translation_reads(
