@@ -44,7 +44,7 @@ from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 from textfile_redis.scrape import Scraper
 from textfile_redis.textfile import Marker, render, write_atomic
-from textfile_redis.translate import Outcome, translate
+from textfile_redis.translate import Outcome, SeriesCache, translate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -188,6 +188,7 @@ class Stages:
         self.config = config
         self.target = config.targets[0]
         self.scraper = Scraper(self.target)
+        self.series = SeriesCache()  # the target's, kept across cycles as its collector keeps it
 
     def run(self, tallies: dict[str, Tally] | None) -> None:
         """One cycle; each stage is timed into its tally when tallies are given."""
@@ -209,7 +210,7 @@ class Stages:
             duration=result.duration,
             now=time.time(),
         )
-        families = stage("translate", lambda: translate(outcome).families)
+        families = stage("translate", lambda: translate(outcome, self.series).families)
         marker = Marker(self.config.owner, self.target.name)
         data = stage("render", lambda: render(families, marker))
         directory, name, owner = self.config.textfile_dir, self.target.filename, self.config.owner

@@ -5,6 +5,8 @@ for us: INFO commandstats (calls and usec per command), total_connections_receiv
 total_net_input_bytes and total_net_output_bytes, and used_cpu_sys + used_cpu_user, from which
 the server's idle rate (cron, replication pings), measured first, is subtracted. Cycles start
 every 25 ms on both sides, so the server rests as long before each side's commands.
+--commands N first has the server's clients call cheap commands until its commandstats lists N
+(bench/cycle.py's), which lengthens INFO's commandstats and latencystats and LATENCY HISTOGRAM.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from bench.common import (
     start_busy_primary,
     workspace,
 )
+from bench.cycle import call_more_commands
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
     import redis
@@ -119,10 +123,11 @@ class Load:
 
 def main() -> None:
     """Measure the idle rate, then both sides in alternating blocks; print two tables."""
-    args = arguments(__doc__.splitlines()[0], iterations=1000, quick_iterations=20)
+    args = arguments(__doc__.splitlines()[0], iterations=1000, quick_iterations=20, more=options)
     describe_machine(args.server_kind)
     with workspace() as workdir:
         primary, _replica = start_busy_primary(args.server_kind, workdir, quick=args.quick)
+        call_more_commands(primary.client(), args.commands)
         admin = primary.client()
         collector = Collector(collector_config(workdir / "ours", [primary.addr]))
         exporter = RedisExporter.start(workdir / "exporter", primary.addr)
@@ -143,6 +148,13 @@ def main() -> None:
     print_summary(args.server_kind, ours, theirs, idle_rate)
     print_breakdown(ours, theirs)
     report_load()
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark alone."""
+    parser.add_argument(
+        "--commands", type=int, default=0, help="distinct commands the server has seen (0: as is)"
+    )
 
 
 def measure_idle_rate(admin: redis.Redis, seconds: float) -> float:

@@ -127,17 +127,19 @@ class Families:
         quantiles: Mapping[float, float],
         /,
         **labels: str,
-    ) -> None:
-        """Add one summary: a sample per quantile, then _sum and _count."""
+    ) -> list[str]:
+        """Add one summary: a sample per quantile, then _sum and _count; returns its lines."""
         name = metric.name
         before, after, sum_series, count_series = self._around(metric, "quantile", labels)
         if count_series in self._written:  # a summary is written whole or not at all
-            return
+            return []
         lines = self._lines.get(name) or self._begin(metric, "summary")
+        start = len(lines)
         for quantile, value in sorted(quantiles.items()):
             self._add(lines, f"{before}{go_float(quantile)}{after}", value)
         self._add(lines, sum_series, total)
         self._add(lines, count_series, count)
+        return lines[start:]
 
     def histogram(
         self,

@@ -384,33 +384,54 @@ def _server_field(families: Families, state: _InfoState, key: str, value: str) -
 
 def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
+    seen = families.remember(("cmdstat", key), _Remembered)
+    if seen.text != value:  # most commands are called less often than every cycle
+        seen.made, seen.text = _command_samples(families, key, value), value
+    if seen.made is None:
+        return True
+    cmd, calls, usec, samples = seen.made
+    state.calls[cmd], state.usecs[cmd] = calls, usec
+    for metric, series, text in samples:
+        families.emit(metric, "counter", series, text)
+    return True
+
+
+@dataclass(slots=True)
+class _Remembered:
+    """An INFO line's value when last seen, and what it made: the same text, the same samples."""
+
+    text: object = None
+    made: Any = None
+
+
+_CommandSamples = tuple[str, float, float, list[tuple["Metric", str, str]]]
+
+
+def _command_samples(families: Families, key: str, value: str) -> _CommandSamples | None:
+    """A commandstats line's command, calls, usec and samples; None when it has none."""
     cmd = key.removeprefix("cmdstat_")
     stats = _key_values(value)
     if cmd == key or stats is None or "calls" not in stats or "usec" not in stats:
-        return True
+        return None
     calls_text, usec_text = stats["calls"], stats["usec"]
     calls, usec = _float_or_none(calls_text), _float_or_none(usec_text)
     if calls is None or usec is None:
-        return True
-    state.calls[cmd], state.usecs[cmd] = calls, usec
-    series = families.remember(("cmdstat", cmd), lambda: _command_series(families, cmd))
-    families.emit(catalog.COMMANDS_TOTAL, "counter", series[0], _value(calls_text, calls))
-    families.emit(
-        catalog.COMMANDS_DURATION_SECONDS_TOTAL, "counter", series[1], format_value(usec / 1e6)
-    )
+        return None
+    series = families.remember(("cmdstat series", cmd), lambda: _command_series(families, cmd))
+    samples = [
+        (catalog.COMMANDS_TOTAL, series[0], _value(calls_text, calls)),
+        (catalog.COMMANDS_DURATION_SECONDS_TOTAL, series[1], format_value(usec / 1e6)),
+    ]
     rejected_text, failed_text = stats.get("rejected_calls", ""), stats.get("failed_calls", "")
     rejected, failed = _float_or_none(rejected_text), _float_or_none(failed_text)
     if rejected is not None and failed is not None:  # Redis 6.2 and newer
-        families.emit(
-            catalog.COMMANDS_REJECTED_CALLS_TOTAL,
-            "counter",
-            series[2],
-            _value(rejected_text, rejected),
+        samples.append(
+            (catalog.COMMANDS_REJECTED_CALLS_TOTAL, series[2], _value(rejected_text, rejected))
         )
-        families.emit(
-            catalog.COMMANDS_FAILED_CALLS_TOTAL, "counter", series[3], _value(failed_text, failed)
+        samples.append(
+            (catalog.COMMANDS_FAILED_CALLS_TOTAL, series[3], _value(failed_text, failed))
         )
-    return True
+    return cmd, calls, usec, samples
 
 
 _COMMAND_COUNTERS = (
@@ -425,20 +446,29 @@ def _command_series(families: Families, cmd: str) -> tuple[str, ...]:
     return tuple(families.series(metric, cmd=cmd) for metric in _COMMAND_COUNTERS)
 
 
-def _latencystats_field(_families: Families, state: _InfoState, key: str, value: str) -> bool:
+def _latencystats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
+    seen = families.remember(("latencystats", key), _Remembered)
+    if seen.text != value:
+        seen.made, seen.text = _percentiles(key, value), value
+    if seen.made is not None:
+        cmd, percentiles = seen.made
+        state.percentiles[cmd] = percentiles
+    return True
+
+
+def _percentiles(key: str, value: str) -> tuple[str, dict[float, float]] | None:
     cmd = key.removeprefix("latency_percentiles_usec_")
     stats = _key_values(value)
     if cmd == key or stats is None:
-        return True
+        return None
     percentiles = {}
     for name, number in stats.items():
         percentile, latency = _float_or_none(name[1:]), _float_or_none(number)
         if percentile is None or latency is None:
-            return True
+            return None
         percentiles[percentile] = latency
-    state.percentiles[cmd] = percentiles
-    return True
+    return cmd, percentiles
 
 
 def _errorstats_field(families: Families, _state: _InfoState, key: str, value: str) -> bool:
@@ -565,15 +595,16 @@ def _field_metric(families: Families, key: str, value: str) -> None:
 
 def _latency_summaries(families: Families, state: _InfoState) -> None:
     """Latencystats percentiles joined with commandstats' calls and usec into summaries."""
+    metric = catalog.LATENCY_PERCENTILES_USEC
     for cmd, percentiles in state.percentiles.items():
         if cmd in state.calls:
-            families.summary(
-                catalog.LATENCY_PERCENTILES_USEC,
-                state.calls[cmd],
-                state.usecs[cmd],
-                percentiles,
-                cmd=cmd,
-            )
+            made_from = (state.calls[cmd], state.usecs[cmd], percentiles)
+            seen = families.remember(("summary", cmd), _Remembered)
+            if seen.text != made_from:  # an idle command's summary is last cycle's
+                lines = families.summary(metric, *made_from, cmd=cmd)
+                seen.made, seen.text = lines, made_from
+            else:
+                families.replay(metric, "summary", seen.made)
 
 
 def _empty_databases(families: Families, seen: set[str], databases: int) -> None:
