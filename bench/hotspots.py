@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.hotspots cycle --py-spy /path/to/py-spy [--targets 100] [--idle]
     .venv/bin/python -m bench.hotspots stages
+    .venv/bin/python -m bench.hotspots process --py-spy /path/to/py-spy [--commands 36]
+    .venv/bin/python -m bench.hotspots lines [--commands 36]
     .venv/bin/python -m bench.hotspots imports
 
 `cycle` starts a busy primary with a replica (or, with --targets N, N small servers), runs
@@ -12,6 +14,12 @@ every sample, for wall time.
 py-spy is not a dependency: `python3 -m venv /tmp/spy && /tmp/spy/bin/pip install py-spy`.
 `stages` times one target's stages one by one on this thread (scrape, translate, render,
 write), as Collector._collect chains them, against the same busy primary.
+`process` starts `textfile-redis run` (a cycle every --interval seconds) on the busy primary
+and records the whole process under py-spy, every thread, as users run it: what the process
+spends beyond the collection itself.
+`lines` records consecutive scrapes of the busy primary, then times their translation over and
+over with the target's cache: CPU per LATENCY HISTOGRAM line (as scraped, one fresh reply in
+four; and fresh every cycle) against CPU per INFO line.
 `imports` runs `python -X importtime -c 'import textfile_redis.cli'` (modules compiled, as
 installed) and prints the slowest.
 """
@@ -20,13 +28,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.common import (
     REPO,
@@ -37,12 +46,16 @@ from bench.common import (
     ms,
     print_table,
     start_busy_primary,
+    start_process,
+    wait_for,
     workspace,
+    write_config_file,
 )
+from bench.cycle import call_more_commands
 from bench.targets import start_servers
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
-from textfile_redis.scrape import Scraper
+from textfile_redis.scrape import ASKED_EVERY, Scraper
 from textfile_redis.textfile import Marker, render, write_atomic
 from textfile_redis.translate import Outcome, SeriesCache, translate
 
@@ -67,6 +80,10 @@ def main() -> None:
         profile_cycles(args)
     elif args.command == "stages":
         time_stages(args.cycles, args.server_kind)
+    elif args.command == "process":
+        profile_process(args)
+    elif args.command == "lines":
+        time_lines(args)
     else:
         profile_imports(args.top)
 
@@ -85,6 +102,17 @@ def parser() -> argparse.ArgumentParser:
     stages = commands.add_parser("stages", help="each stage of one target's cycle, timed")
     stages.add_argument("--cycles", type=int, default=1000)
     stages.add_argument("--server-kind", default="redis-7.0")
+    process = commands.add_parser("process", help="py-spy over a `run` process, every thread")
+    process.add_argument("--py-spy", default="py-spy", help="the py-spy binary")
+    process.add_argument("--seconds", type=int, default=20)
+    process.add_argument("--interval", type=float, default=0.1, help="the run's interval")
+    process.add_argument("--commands", type=int, default=0, help="as bench.cycle --commands")
+    process.add_argument("--top", type=int, default=30)
+    process.add_argument("--server-kind", default="redis-7.0")
+    lines = commands.add_parser("lines", help="CPU per histogram line and per INFO line")
+    lines.add_argument("--cycles", type=int, default=400)
+    lines.add_argument("--commands", type=int, default=0, help="as bench.cycle --commands")
+    lines.add_argument("--server-kind", default="redis-7.0")
     imports = commands.add_parser("imports", help="python -X importtime, slowest first")
     imports.add_argument("--top", type=int, default=25)
     child = commands.add_parser("child", help="internal: the profiled loop")
@@ -126,15 +154,43 @@ def profile_cycles(args: argparse.Namespace) -> None:
     print_top(title, stacks, args.top)
 
 
-def read_stacks(raw: str) -> list[tuple[list[str], int]]:
+def read_stacks(raw: str, *, every_thread: bool = False) -> list[tuple[list[str], int]]:
     """py-spy's raw lines (`frame;frame;... count`), kept when in a collection thread."""
     stacks = []
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if any(frame.startswith(COLLECTION_THREAD) for frame in frames):
+        if every_thread or any(frame.startswith(COLLECTION_THREAD) for frame in frames):
             stacks.append((frames, int(count)))
     return stacks
+
+
+def profile_process(args: argparse.Namespace) -> None:
+    """Start a busy primary and a `run` process on it; record the process under py-spy."""
+    describe_machine(args.server_kind)
+    with workspace() as workdir:
+        primary = start_busy_primary(args.server_kind, workdir, quick=False)[0]
+        call_more_commands(primary.client(), args.commands)
+        textfile_dir = workdir / "textfile"
+        textfile_dir.mkdir()
+        config = write_config_file(
+            workdir / "config.toml",
+            textfile_dir,
+            [primary.addr],
+            timeout=args.interval * 0.9,
+            interval=args.interval,
+        )
+        argv = [sys.executable, "-m", "textfile_redis", "run", "--config", str(config)]
+        env = {**child_env(workdir), "PYTHONPATH": str(REPO)}
+        with start_process("textfile-redis run", argv, workdir / "run.log", env) as daemon:
+            wait_for(lambda: any(textfile_dir.glob("*.prom")), timeout=60, message="no file")
+            raw = workdir / "py-spy.txt"
+            record = [args.py_spy, "record", "--rate", str(SAMPLE_RATE), "--format", "raw"]
+            record += ["--threads", "--duration", str(args.seconds), "--output", str(raw)]
+            subprocess.run([*record, "--pid", str(daemon.pid)], check=True, capture_output=True)
+            stacks = read_stacks(raw.read_text(), every_thread=True)
+    title = f"`run` every {args.interval:g} s for {args.seconds} s, every thread, non-idle"
+    print_top(title, stacks, args.top)
 
 
 def print_top(title: str, stacks: list[tuple[list[str], int]], top: int) -> None:
@@ -215,6 +271,75 @@ class Stages:
         data = stage("render", lambda: render(families, marker))
         directory, name, owner = self.config.textfile_dir, self.target.filename, self.config.owner
         stage("write (fsynced)", lambda: write_atomic(directory, name, data, owner))
+
+
+HISTOGRAM_REPLY = "latency_histogram"
+SCRAPES = 8  # two of LATENCY HISTOGRAM's every-4th-cycle rounds, each from a fresh reply
+
+
+def time_lines(args: argparse.Namespace) -> None:
+    """Translate recorded scrapes with and without their histograms and INFO; per-line CPU."""
+    describe_machine(args.server_kind)
+    with workspace() as workdir:
+        primary = start_busy_primary(args.server_kind, workdir, quick=False)[0]
+        call_more_commands(primary.client(), args.commands)
+        scraper = Scraper(collector_config(workdir, [primary.addr]).targets[0])
+        every = ASKED_EVERY[HISTOGRAM_REPLY]
+        scrapes = [scraper.scrape() for _ in range(every + SCRAPES)][every:]  # from a fresh one
+        scraper.close()
+    replies = [scrape.replies for scrape in scrapes]
+    fresh = [{**r, HISTOGRAM_REPLY: copy.deepcopy(r[HISTOGRAM_REPLY])} for r in replies]
+    plain = [{k: v for k, v in r.items() if k != HISTOGRAM_REPLY} for r in replies]
+    info = [{"info": r["info"]} for r in replies]
+    bare = [{"info": "# Server\r\nredis_version:7.0.15\r\n"} for _ in replies]
+    rows = {
+        name: translation_cost(variant, args.cycles)
+        for name, variant in (
+            ("as scraped", replies),
+            ("histogram fresh every cycle", fresh),
+            ("no histogram", plain),
+            ("INFO only", info),
+            ("a two-line INFO", bare),
+        )
+    }
+    print_table("Translation per cycle, the target's cache kept", LINE_HEADER, line_rows(rows))
+
+
+def translation_cost(variants: list[dict[str, Any]], cycles: int) -> tuple[float, int]:
+    """Mean CPU of translating the variants in turn, `cycles` times; sample lines each."""
+    cache = SeriesCache()
+
+    def once(replies: dict[str, Any]) -> int:
+        outcome = Outcome(addr="redis://127.0.0.1:6379", replies=replies, now=time.time())
+        return sum(len(family.lines) for family in translate(outcome, cache).families)
+
+    for replies in variants:
+        once(replies)
+    started = time.process_time()
+    for n in range(cycles):
+        once(variants[n % len(variants)])
+    return (time.process_time() - started) / cycles, once(variants[0])
+
+
+LINE_HEADER = ("replies", "sample lines", "CPU per cycle", "CPU per line of the difference")
+
+
+def line_rows(rows: dict[str, tuple[float, int]]) -> list[list[str]]:
+    """Each variant; the histogram's per-line cost against `no histogram`, INFO's against bare."""
+
+    def per_line(name: str, base: str) -> str:
+        (cpu, lines), (base_cpu, base_lines) = rows[name], rows[base]
+        return f"{(cpu - base_cpu) / max(1, lines - base_lines) * 1e6:.2f} us"
+
+    against = {
+        "as scraped": "no histogram",
+        "histogram fresh every cycle": "no histogram",
+        "INFO only": "a two-line INFO",
+    }
+    return [
+        [name, str(lines), ms(cpu), per_line(name, against[name]) if name in against else "-"]
+        for name, (cpu, lines) in rows.items()
+    ]
 
 
 def profile_imports(top: int) -> None:
