@@ -127,3 +127,25 @@ def test_an_integers_text_is_the_value_a_float_would_write(text: str) -> None:
 def test_anything_but_a_plain_integer_takes_the_floats_way(text: str) -> None:
     """Leading zeros, signs, fractions, non-ASCII digits and 16 digits are left to float()."""
     assert integer_value(text) is None
+
+
+def test_a_servers_long_names_are_never_kept() -> None:
+    """Names by the kilobyte are translated but never kept (but in the one last histogram reply)."""
+    replies = load("redis-7.0-primary")["replies"]
+    long = "x" * 5000
+    info = replies["info"].replace(
+        "# Commandstats\r\n",
+        f"# Commandstats\r\ncmdstat_{long}:calls=1,usec=2,usec_per_call=2.00,"
+        "rejected_calls=0,failed_calls=0\r\n",
+    )
+    info = info.replace("# Keyspace\r\n", f"# Keyspace\r\ndb{long}:keys=1,expires=0,avg_ttl=0\r\n")
+    info += f"latency_percentiles_usec_{long}:p50=1.000,p99=2.000\r\n{long}:1\r\n"
+    histogram = [long, ["calls", 1, "histogram_usec", [1, 1]], *replies["latency_histogram"]]
+    cache = SeriesCache()
+    data = _file(_outcome({**replies, "info": info, "latency_histogram": histogram}), cache)
+    assert f'cmd="{long}"'.encode() in data
+    assert f'db="db{long}"'.encode() in data
+    entries = cache.entries({"addr": ADDR, "cluster": "payments"})
+    kept = repr({k: v for k, v in entries.items() if not isinstance(k, type)})  # the reply's
+    assert len(kept) > len(entries)
+    assert long not in kept

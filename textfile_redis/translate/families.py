@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from textfile_redis.catalog import Metric
 
 _T = TypeVar("_T")
+# Texts longer than this (names, label values, INFO lines) are made every cycle, never kept: a
+# server's own names are a few dozen characters, and a hostile one's must not fill the cache.
+CACHED_TEXT_MAX = 256
 
 
 class SeriesCache:
@@ -165,6 +168,8 @@ class Families:
         self, metric: Metric, slot: str, labels: dict[str, str]
     ) -> tuple[str, str, str, str]:
         """A summary's or histogram's texts: before and after `slot`'s value, _sum, _count."""
+        if sum(map(len, labels.values())) > CACHED_TEXT_MAX:
+            return self._make_around(metric.name, slot, labels)
         key = (metric.name, slot, *labels.items())
         return self.remember(key, lambda: self._make_around(metric.name, slot, labels))
 

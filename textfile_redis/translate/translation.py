@@ -12,7 +12,7 @@ from textfile_redis import __version__, catalog
 from textfile_redis.exposition import format_value, integer_value, number_value
 from textfile_redis.replies import as_text_dict
 
-from .families import Families, SeriesCache
+from .families import CACHED_TEXT_MAX, Families, SeriesCache
 from .keys import (
     key_count_metrics,
     key_group_metrics,
@@ -263,7 +263,9 @@ def _info_metrics(
         in_section = _SECTION_FIELDS.get(section)
         if in_section is not None and in_section(families, state, key, value):
             continue
-        sample = plain.get(key) or plain.add(key)
+        sample = plain.get(key)
+        if sample is None:
+            sample = plain.add(key)
         if sample:  # inlined, as this runs for a hundred fields every cycle
             metric, kind, series, divisor = sample
             text = _BOOLEAN_TEXTS.get(value) or _number_text(value, divisor)
@@ -290,10 +292,12 @@ class _PlainFields(dict[str, "_PlainSample | tuple[()]"]):
         self.families, self.system = families, system
 
     def add(self, key: str) -> _PlainSample | tuple[()]:
-        """Work out and keep how the field `key` is exported."""
+        """Work out and keep how the field `key` is exported (a name too long, never)."""
+        if len(key) > MAX_FIELD_NAME:  # plans are cached by name: never for the server's essays
+            return ()
         if len(self) > MAX_INFO_LINES:
             self.clear()
-        plan = _exported_field_plan(key, system=self.system) if len(key) <= MAX_FIELD_NAME else None
+        plan = _exported_field_plan(key, system=self.system)
         kind = "counter" if plan is not None and plan.counter else "gauge"
         series = self.families.series(plan.metric, **dict(plan.labels)) if plan else ""
         sample = (plan.metric, kind, series, plan.divisor) if plan is not None else ()
@@ -384,7 +388,10 @@ def _server_field(families: Families, state: _InfoState, key: str, value: str) -
 
 def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
-    seen = families.remember(("cmdstat", key), _Remembered)
+    if len(key) + len(value) > CACHED_TEXT_MAX:
+        seen = _Remembered(value, _command_samples(families, key, value))
+    else:
+        seen = families.remember(("cmdstat", key), _Remembered)
     if seen.text != value:  # most commands are called less often than every cycle
         seen.made, seen.text = _command_samples(families, key, value), value
     if seen.made is None:
@@ -417,7 +424,11 @@ def _command_samples(families: Families, key: str, value: str) -> _CommandSample
     calls, usec = _float_or_none(calls_text), _float_or_none(usec_text)
     if calls is None or usec is None:
         return None
-    series = families.remember(("cmdstat series", cmd), lambda: _command_series(families, cmd))
+    series = (
+        _command_series(families, cmd)
+        if len(cmd) > CACHED_TEXT_MAX
+        else families.remember(("cmdstat series", cmd), lambda: _command_series(families, cmd))
+    )
     samples = [
         (catalog.COMMANDS_TOTAL, series[0], _value(calls_text, calls)),
         (catalog.COMMANDS_DURATION_SECONDS_TOTAL, series[1], format_value(usec / 1e6)),
@@ -448,7 +459,10 @@ def _command_series(families: Families, cmd: str) -> tuple[str, ...]:
 
 def _latencystats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
-    seen = families.remember(("latencystats", key), _Remembered)
+    if len(key) + len(value) > CACHED_TEXT_MAX:
+        seen = _Remembered(value, _percentiles(key, value))
+    else:
+        seen = families.remember(("latencystats", key), _Remembered)
     if seen.text != value:
         seen.made, seen.text = _percentiles(key, value), value
     if seen.made is not None:
@@ -512,7 +526,9 @@ _DB_GAUGES = (
 
 
 def _db_series(families: Families, db: str) -> tuple[str, ...]:
-    """A database's series texts, made once per target."""
+    """A database's series texts, made once per target (a name too long, every cycle)."""
+    if len(db) > CACHED_TEXT_MAX:
+        return tuple(families.series(metric, db=db) for metric in _DB_GAUGES)
     return families.remember(
         ("db", db), lambda: tuple(families.series(metric, db=db) for metric in _DB_GAUGES)
     )
@@ -599,7 +615,8 @@ def _latency_summaries(families: Families, state: _InfoState) -> None:
     for cmd, percentiles in state.percentiles.items():
         if cmd in state.calls:
             made_from = (state.calls[cmd], state.usecs[cmd], percentiles)
-            seen = families.remember(("summary", cmd), _Remembered)
+            long = len(cmd) > CACHED_TEXT_MAX
+            seen = _Remembered() if long else families.remember(("summary", cmd), _Remembered)
             if seen.text != made_from:  # an idle command's summary is last cycle's
                 lines = families.summary(metric, *made_from, cmd=cmd)
                 seen.made, seen.text = lines, made_from
