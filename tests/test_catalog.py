@@ -132,7 +132,8 @@ def test_entries_have_known_types_and_options() -> None:
     """Every entry has a type the families know and names real target options."""
     options = {"", "check_keys", "check_single_keys", "count_keys", "check_key_groups",
                "check_streams", "check_single_streams", "export_client_list", "lua_scripts",
-               "include_config_metrics", "include_system_metrics"}  # fmt: skip
+               "include_config_metrics", "include_system_metrics", "export_biggest_keys",
+               "export_cluster_slot_stats"}  # fmt: skip
     for entry in catalog.FAMILIES:
         assert entry.kind in catalog.SAMPLE_SUFFIXES, entry.name
         assert set(entry.option.split(", ")) <= options, entry.name

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from .exposition import Family
 
 # What is left out first: per client, per key, streams (per consumer, per group, per stream),
-# pattern counts, key groups, Lua script values, settings, system memory. One step is an option
-# and, for streams, the labels that say how finely a family splits.
+# pattern counts, key groups, biggest keys and busiest slots (top-N capped), Lua script values,
+# settings, system memory. One step is an option and, for streams, the labels that say how
+# finely a family splits.
 DROP_ORDER: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     (catalog.CLIENTS_OPTION, None),
     (catalog.KEYS_OPTION, None),
@@ -29,6 +30,8 @@ DROP_ORDER: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     (catalog.STREAMS_OPTION, catalog.STREAM),
     ("count_keys", None),
     ("check_key_groups", None),
+    (catalog.BIGGEST_KEYS_OPTION, None),
+    (catalog.SLOT_STATS_OPTION, None),
     ("lua_scripts", None),
     (catalog.CONFIG_OPTION, None),
     ("include_system_metrics", None),

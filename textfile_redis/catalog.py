@@ -580,6 +580,77 @@ LAST_KEY_GROUPS_SCRAPE_DURATION_MILLISECONDS = Metric(
     option="check_key_groups",
 )
 
+# Opt-in, bounded insight: the biggest keys of each database (the last complete SCAN sweep's
+# top insight_top_n by sampled MEMORY USAGE) and a cluster node's busiest slots.
+BIGGEST_KEYS_OPTION = "export_biggest_keys"
+SLOT_STATS_OPTION = "export_cluster_slot_stats"
+BIGGEST_KEY = ("db", "key", "type")
+SLOT = ("slot",)
+BIGGEST_KEY_MEMORY_BYTES = Metric(
+    "redis_biggest_key_memory_bytes",
+    GAUGE,
+    "Memory one of the database's insight_top_n biggest keys takes, sampled, in bytes.",
+    BIGGEST_KEY,
+    "SCAN, MEMORY USAGE SAMPLES 5, TYPE",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_OTHER_MEMORY_BYTES = Metric(
+    "redis_biggest_keys_other_memory_bytes",
+    GAUGE,
+    "Memory the database's keys outside its biggest take together, sampled, in bytes.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_SCANNED_KEYS = Metric(
+    "redis_biggest_keys_scanned_keys",
+    GAUGE,
+    "Keys the last complete biggest-keys sweep of the database measured.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_SWEEP_SECONDS = Metric(
+    "redis_biggest_keys_sweep_seconds",
+    GAUGE,
+    "Time the last complete biggest-keys sweep of the database took, over its cycles, in seconds.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+CLUSTER_SLOT_KEYS = Metric(
+    "redis_cluster_slot_keys",
+    GAUGE,
+    "Keys in the slot, for the node's insight_top_n slots holding the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY key-count",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_CPU_SECONDS_TOTAL = Metric(
+    "redis_cluster_slot_cpu_seconds_total",
+    COUNTER,
+    "CPU time the slot's commands took, for the node's insight_top_n busiest slots, in seconds.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY cpu-usec",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_NETWORK_BYTES_IN_TOTAL = Metric(
+    "redis_cluster_slot_network_bytes_in_total",
+    COUNTER,
+    "Bytes the slot's commands received, for the node's insight_top_n slots receiving the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY network-bytes-in",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_NETWORK_BYTES_OUT_TOTAL = Metric(
+    "redis_cluster_slot_network_bytes_out_total",
+    COUNTER,
+    "Bytes the slot's commands sent, for the node's insight_top_n slots sending the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY network-bytes-out",
+    SLOT_STATS_OPTION,
+)
+
 # Opt-in: streams.
 STREAM_LENGTH = Metric(
     "redis_stream_length", GAUGE, "Entries in the stream.", STREAM, "XINFO STREAM", STREAMS_OPTION

@@ -29,6 +29,8 @@ CLUSTER_INFO: dict[str, Command] = {"cluster_info": ("CLUSTER", "INFO")}
 CLIENT_LIST: dict[str, Command] = {"client_list": ("CLIENT", "LIST")}
 SENTINEL_MASTERS: dict[str, Command] = {"sentinel_masters": ("SENTINEL", "MASTERS")}
 SENTINEL_CONFIG: dict[str, Command] = {"sentinel_config": ("SENTINEL", "CONFIG", "GET", "*")}
+SLOT_STATS = "slot_stats_keys"  # its reply and the traffic orders' become one: "slot_stats"
+SLOT_TRAFFIC_ORDERS = ("cpu-usec", "network-bytes-in", "network-bytes-out")
 SCRIPT_PREFIX = "script:"  # reply names of the user's Lua scripts: script:<path>
 # The settings translation reads unless every setting is exported (include_config_metrics):
 # a tenth of the reply that CONFIG GET * costs, and less than half its server time.
@@ -54,12 +56,17 @@ class ServerFeatures:
     commandlog: bool = False
     cluster: bool = False  # a cluster node whose INFO lacks CLUSTER INFO's fields
     sentinel: bool = False
+    slot_stats: bool = False  # CLUSTER SLOT-STATS: a cluster node of Valkey 8+ or Redis 8.2+
 
     @classmethod
     def from_info(cls, info: str) -> ServerFeatures:
         """Read versions, the server mode and cluster_enabled from an INFO reply."""
         redis_7 = _version(info, "redis_version") >= (7, 0)  # Valkey says redis_version:7.2.4
         mode = _field(info, "redis_mode") or _field(info, "server_mode")
+        valkey = _version(info, "valkey_version")
+        slot_stats = valkey >= (8, 0) or (
+            not valkey[0] and _version(info, "redis_version") >= (8, 2)
+        )
         return cls(
             latency_histogram=redis_7,
             config_get_many=redis_7,
@@ -68,6 +75,7 @@ class ServerFeatures:
             # write every redis_cluster_* series twice.
             cluster="\ncluster_enabled:1" in info and "\ncluster_state:" not in info,
             sentinel=mode == "sentinel",
+            slot_stats=slot_stats and "\ncluster_enabled:1" in info,
         )
 
 
@@ -112,7 +120,14 @@ def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Comman
             commands.update(extra)
     for script in target.options.lua_scripts:
         commands[f"{SCRIPT_PREFIX}{script.path}"] = ("EVAL", script.source, 0)
+    if features.slot_stats and target.options.export_cluster_slot_stats:
+        commands[SLOT_STATS] = slot_stats_command("key-count", target.options.insight_top_n)
     return commands
+
+
+def slot_stats_command(order: str, limit: int) -> Command:
+    """The node's `limit` busiest slots by `order`, busiest first."""
+    return ("CLUSTER", "SLOT-STATS", "ORDERBY", order, "LIMIT", limit)
 
 
 def sentinel_master_commands(master: str) -> dict[str, Command]:

@@ -18,6 +18,9 @@ DEFAULT_MAX_SCRAPE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SERIES = 10_000
 DEFAULT_MAX_SERIES_TOTAL = 50_000
 CONFD_NAME = "conf.d"
+# The top-N cap of the insight families (biggest keys, slot stats, ...), and its ceiling.
+DEFAULT_INSIGHT_TOP_N = 10
+MAX_INSIGHT_TOP_N = 1000
 
 # redis_exporter's opt-in families; at the top level they are every target's default.
 KEY_PATTERN_KEYS = (
@@ -33,6 +36,8 @@ BOOL_OPTION_KEYS = (
     "export_client_port",
     "include_config_metrics",
     "include_system_metrics",
+    "export_biggest_keys",
+    "export_cluster_slot_stats",
 )
 OPTION_KEYS = (
     *KEY_PATTERN_KEYS,
@@ -44,6 +49,7 @@ OPTION_KEYS = (
     "lua_scripts",
     "max_scrape_bytes",
     "max_series",
+    "insight_top_n",
 )
 DISCOVERY_KEYS = ("discover", "discover_interval", "discover_only", "discover_exclude")
 TOP_KEYS = (
@@ -149,6 +155,10 @@ class Options:
     max_scrape_bytes: int = DEFAULT_MAX_SCRAPE_BYTES
     # Series the target's file may hold; past it, whole opt-in families are left out.
     max_series: int = DEFAULT_MAX_SERIES
+    # Bounded insight families: the N largest keys per database, the N busiest cluster slots.
+    export_biggest_keys: bool = False
+    export_cluster_slot_stats: bool = False
+    insight_top_n: int = DEFAULT_INSIGHT_TOP_N
 
     @property
     def inspects_keys(self) -> bool:
@@ -160,6 +170,7 @@ class Options:
             or self.check_key_groups
             or self.check_streams
             or self.check_single_streams
+            or self.export_biggest_keys
         )
 
 

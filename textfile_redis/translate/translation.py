@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textfile_redis import __version__, catalog
 from textfile_redis.replies import as_text_dict
 
+from .bigkeys import biggest_keys_metrics, slot_stats_metrics
 from .families import Families
 from .keys import (
     key_count_metrics,
@@ -187,10 +188,12 @@ def _opt_in_metrics(steps: _Steps, outcome: Outcome, config: Mapping[str, str]) 
     with_port = extras.export_client_port
     one_reply: dict[str, _ReplyStep] = {  # in the order their families go in the file
         "cluster_info": functools.partial(cluster_info_metrics, field_metric=_field_metric),
+        "slot_stats": slot_stats_metrics,
         "sentinel_masters": lambda f, _: sentinel_masters_metrics(f, replies, refused),
         "keys": key_metrics,
         "key_counts": key_count_metrics,
         "key_groups": lambda f, _: key_group_metrics(f, replies, at_most),
+        "biggest_keys": biggest_keys_metrics,
         "streams": stream_metrics,
         "scans_in_progress": scan_progress,
         "client_list": functools.partial(client_list_metrics, now=outcome.now, with_port=with_port),
