@@ -1,0 +1,192 @@
+"""Biggest keys and busiest cluster slots against real servers: known data in, exact values out."""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.config import write_config
+from tests.support.consumers import unaccepted_lints
+from tests.support.daemon import RunningDaemon, run_cli
+from tests.support.exposition import Exposition
+from tests.support.processes import wait_for
+from tests.support.servers import raw_command
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import redis
+
+    from tests.support.servers import RedisServer
+
+TOP_N = 4
+MEMORY = "redis_biggest_key_memory_bytes"
+SLOT_KEYS = "redis_cluster_slot_keys"
+SLOT_STATS_KINDS = ["valkey-8.1", "valkey-9.1", "redis-8.2"]  # CLUSTER SLOT-STATS's servers
+
+
+def _once(workdir: Path, servers: list[RedisServer], **options: object) -> list[Exposition]:
+    """Run `textfile-redis once` on these servers with these options; each file, parsed.
+
+    Every file must also pass promtool's checks (but redis_exporter's own naming lints).
+    """
+    textfile_dir = workdir / "textfile"
+    textfile_dir.mkdir(parents=True)
+    targets = [{"name": f"n{i}", "addr": s.addr, **options} for i, s in enumerate(servers)]
+    config = write_config(workdir / "config.toml", textfile_dir, targets)
+    result = run_cli("once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "refused" not in result.stderr
+    paths = [textfile_dir / f"redis_n{i}.prom" for i in range(len(servers))]
+    assert [problem for path in paths for problem in unaccepted_lints(path)] == []
+    return [Exposition.read(path) for path in paths]
+
+
+def _write_big_keys(client: redis.Redis) -> dict[str, str]:
+    """Five keys of distinct types and sizes among twenty small strings; their types by name."""
+    pipe = client.pipeline(transaction=False)
+    pipe.set("big:string", "s" * 60_000)
+    pipe.rpush("big:list", *(f"item-{n:06}" for n in range(4000)))
+    pipe.hset("big:hash", mapping={f"field-{n}": "v" * 40 for n in range(1500)})
+    pipe.sadd("big:set", *(f"member-{n}" for n in range(900)))
+    pipe.zadd("big:zset", {f"member-{n}": n for n in range(600)})
+    for n in range(20):
+        pipe.set(f"small:{n}", "x" * n)
+    pipe.execute()
+    return {
+        "big:string": "string",
+        "big:list": "list",
+        "big:hash": "hash",
+        "big:set": "set",
+        "big:zset": "zset",
+    }
+
+
+def _own_usage(client: redis.Redis) -> dict[str, int]:
+    """MEMORY USAGE SAMPLES 5 of every key, as the server itself answers it."""
+    keys = [str(key) for key in client.scan_iter(count=1000)]
+    return {key: int(raw_command(client, "MEMORY", "USAGE", key, "SAMPLES", "5")) for key in keys}  # type: ignore[call-overload]
+
+
+def test_the_biggest_keys_are_the_servers_own_top_n_with_their_types(
+    server_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """Exactly N keys per database, the server's own MEMORY USAGE figures, types and the rest."""
+    server = server_factory()
+    client = server.client(socket_timeout=30)
+    types = _write_big_keys(client)
+    server.client(db=2).set("lonely", "1")
+    usage = _own_usage(client)
+    ranked = sorted(usage.items(), key=lambda item: (-item[1], item[0]))
+    assert len({memory for _, memory in ranked[: TOP_N + 1]}) == TOP_N + 1  # an order to test
+    (found,) = _once(tmp_path, [server], export_biggest_keys=True, insight_top_n=TOP_N)
+    written = found.find(MEMORY, db="db0")
+    assert [(s.labels["key"], s.value) for s in written] == ranked[:TOP_N]
+    assert all(s.labels["type"] == types[s.labels["key"]] for s in written)
+    rest = sum(memory for _, memory in ranked[TOP_N:])
+    assert found.value("redis_biggest_keys_other_memory_bytes", db="db0") == rest
+    assert found.value("redis_biggest_keys_scanned_keys", db="db0") == len(usage)
+    assert [s.labels["key"] for s in found.find(MEMORY, db="db2")] == ["lonely"]
+    assert found.value("textfile_redis_scan_in_progress", kind="export_biggest_keys") is None
+
+
+def test_the_same_n_across_cycles_when_nothing_changes(
+    server_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """A running daemon republishes the same N keys, same order, cycle after cycle."""
+    server = server_factory()
+    _write_big_keys(server.client(socket_timeout=30))
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    target = {"name": "t", "addr": server.addr}
+    config = write_config(
+        tmp_path / "config.toml",
+        textfile_dir,
+        [target],
+        interval=1.0,
+        timeout=0.9,
+        export_biggest_keys=True,
+        insight_top_n=TOP_N,
+        scan_budget=0.5,
+    )
+    path = textfile_dir / "redis_t.prom"
+    seen: list[tuple[int, list[tuple[str, float]]]] = []
+
+    def three_cycles() -> bool:
+        stat = path.stat() if path.exists() else None
+        if stat is not None and (not seen or seen[-1][0] != stat.st_mtime_ns):
+            keys = [(s.labels["key"], s.value) for s in Exposition.read(path).find(MEMORY)]
+            seen.append((stat.st_mtime_ns, keys))
+        return len(seen) >= 3
+
+    daemon = RunningDaemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(three_cycles, timeout=30, interval=0.05, message="three cycles")
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+    finally:
+        daemon.kill()
+    tops = [keys for _, keys in seen]
+    assert len(tops[0]) == TOP_N
+    assert tops[1:] == [tops[0]] * (len(tops) - 1)
+
+
+@pytest.mark.parametrize("server_kind", ["valkey-9.1"], indirect=True)
+def test_a_server_outside_cluster_mode_writes_no_slot_family_and_no_error(
+    server_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """Slot stats are not asked of a standalone server: no family, no refusal, no error reply."""
+    server = server_factory()
+    (found,) = _once(tmp_path, [server], export_cluster_slot_stats=True)
+    assert not [name for name in found.names() if name.startswith("redis_cluster_slot_")]
+    assert server.client().info("errorstats") == {}
+
+
+def _slots_owned_by(client: redis.Redis, first: int, last: int, count: int) -> list[str]:
+    """`count` hash tags whose slots fall in [first, last], found with CLUSTER KEYSLOT."""
+    tags: list[str] = []
+    for n in range(10_000):
+        slot = int(raw_command(client, "CLUSTER", "KEYSLOT", f"t{n}"))  # type: ignore[call-overload]
+        if first <= slot <= last:
+            tags.append(f"t{n}")
+            if len(tags) == count:
+                return tags
+    raise AssertionError("no hash tags in that range")
+
+
+@pytest.mark.parametrize("server_kind", SLOT_STATS_KINDS, indirect=True)
+def test_slot_stats_name_the_busiest_slots_by_keys_cpu_and_network(
+    cluster: list[RedisServer], tmp_path: Path
+) -> None:
+    """The node's top slots by keys (capped at N), and with tracking on, by CPU and bytes."""
+    node = cluster[2]  # start_cluster gives the last node the slots 10923 to 16383
+    client = node.client()
+    client.flushall()
+    tags = _slots_owned_by(client, 10923, 16383, 3)
+    for tag, keys in zip(tags, (5, 4, 3), strict=True):
+        client.mset({f"{{{tag}}}:{n}": n for n in range(keys)})
+    slots = [str(raw_command(client, "CLUSTER", "KEYSLOT", tag)) for tag in tags]
+    raw_command(client, "CONFIG", "SET", "cluster-slot-stats-enabled", "yes")
+    try:
+        for _ in range(3):
+            client.get(f"{{{tags[2]}}}:0")  # 3 GETs: traffic in the slot with the fewest keys
+        files = _once(tmp_path, cluster, export_cluster_slot_stats=True, insight_top_n=2)
+        own = raw_command(client, "CLUSTER", "SLOT-STATS", "SLOTSRANGE", slots[2], slots[2])
+    finally:
+        raw_command(client, "CONFIG", "SET", "cluster-slot-stats-enabled", "no")
+    found = files[2]
+    assert found.by_label(SLOT_KEYS, "slot") == {slots[0]: 5, slots[1]: 4}
+    fields = dict(zip(own[0][1][::2], own[0][1][1::2], strict=True))  # type: ignore[index]
+    bytes_in = found.by_label("redis_cluster_slot_network_bytes_in_total", "slot")
+    get_bytes = len(b"*2\r\n$3\r\nGET\r\n$") + len(f"{len(tags[2]) + 4}\r\n{{{tags[2]}}}:0\r\n")
+    assert bytes_in == {slots[2]: 3 * get_bytes} == {slots[2]: fields["network-bytes-in"]}
+    cpu = found.by_label("redis_cluster_slot_cpu_seconds_total", "slot")
+    assert cpu == {slots[2]: fields["cpu-usec"] / 1e6}
+    assert found.by_label("redis_cluster_slot_network_bytes_out_total", "slot") == {
+        slots[2]: fields["network-bytes-out"]
+    }
+    for other in files[:2]:  # nodes without keys: no slot is busy, nothing to write
+        assert other.find(SLOT_KEYS) == []
