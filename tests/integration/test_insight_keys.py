@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import signal
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.integration import test_million_keys as million
 from tests.support.config import write_config
 from tests.support.consumers import unaccepted_lints
 from tests.support.daemon import RunningDaemon, run_cli
@@ -190,3 +193,96 @@ def test_slot_stats_name_the_busiest_slots_by_keys_cpu_and_network(
     }
     for other in files[:2]:  # nodes without keys: no slot is busy, nothing to write
         assert other.find(SLOT_KEYS) == []
+
+
+@dataclass(frozen=True, slots=True)
+class Sweeping:
+    """One option's sweep over a million keys, as test_million_keys measures count_keys."""
+
+    option: dict[str, object]
+    done: str  # the family whose presence says a sweep completed
+    kind: str  # textfile_redis_scan_in_progress's kind
+
+
+SWEEPS = {
+    "count_keys": Sweeping({"count_keys": ["db0=key:*"]}, "redis_keys_count", "count_keys"),
+    "export_biggest_keys": Sweeping({"export_biggest_keys": True}, MEMORY, "export_biggest_keys"),
+}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
+@pytest.mark.parametrize("sweep", list(SWEEPS))
+def test_a_million_keys_swept_keep_ping_latency_within_the_count_keys_bound(
+    server_factory: Callable[..., RedisServer], tmp_path: Path, sweep: str
+) -> None:
+    """count_keys and biggest keys over 1M keys: each cycle within budget, PING p99 < 50 ms."""
+    server = server_factory()
+    client = server.client(socket_timeout=60)
+    client.execute_command("DEBUG", "POPULATE", million.KEYS, "key", 10)  # type: ignore[no-untyped-call]
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    config = write_config(
+        tmp_path / "config.toml",
+        textfile_dir,
+        [{"name": "big", "addr": server.addr}],
+        interval=million.INTERVAL,
+        scan_budget=million.SCAN_BUDGET,
+        check_keys_batch_size=million.BATCH,
+        insight_top_n=TOP_N,
+        **SWEEPS[sweep].option,
+    )
+    cycles = _Cycles(textfile_dir / "redis_big.prom", SWEEPS[sweep])
+    pinger = million.Pinger(server.client(socket_timeout=5))
+    daemon = RunningDaemon(config, tmp_path / "daemon.log")
+    started = time.monotonic()
+    try:
+        pinger.start()
+        wait_for(cycles.poll, timeout=million.SWEEP_DEADLINE * 5, interval=0.01, message="sweep")
+        pinger.stopping.set()
+        pinger.join(10)
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+    finally:
+        pinger.stopping.set()
+        daemon.kill()
+    during = sorted(lat for moment, lat in pinger.pings if cycles.scanning(moment))
+    print(  # noqa: T201 - the figures for bench/RESULTS.md
+        f"\n{sweep} over {million.KEYS} keys: sweep complete in cycle {cycles.first_done + 1} "
+        f"({time.monotonic() - started:.0f} s); scrape durations max "
+        f"{max(d for _, d, _ in cycles.seen):.3f} s (budget {million.SCAN_BUDGET} s); "
+        f"PING during scans {million._latencies(during)}"  # noqa: SLF001 - the same measure
+    )
+    assert all(d < million.SCAN_BUDGET + million.DURATION_SLACK for _, d, _ in cycles.seen)
+    assert len(during) >= 300
+    assert million._p99(during) < million.PING_P99_LIMIT  # noqa: SLF001 - the same measure
+
+
+@dataclass
+class _Cycles:
+    """Each cycle's (write time, scrape duration, sweep complete) as the file is replaced."""
+
+    path: Path
+    sweep: Sweeping
+    seen: list[tuple[float, float, bool]] = field(default_factory=list)
+    _stamp: int = 0
+
+    @property
+    def first_done(self) -> int:
+        """The first cycle that published a complete sweep."""
+        return next(i for i, (_, _, done) in enumerate(self.seen) if done)
+
+    def poll(self) -> bool:
+        """Record a new cycle; True once a cycle after the first complete sweep was seen."""
+        stat = self.path.stat() if self.path.exists() else None
+        if stat is not None and stat.st_mtime_ns != self._stamp:
+            self._stamp = stat.st_mtime_ns
+            found = Exposition.read(self.path)
+            duration = found.value("textfile_redis_scrape_duration_seconds") or 0.0
+            self.seen.append((stat.st_mtime_ns / 1e9, duration, bool(found.find(self.sweep.done))))
+        done = [i for i, (_, _, complete) in enumerate(self.seen) if complete]
+        return bool(done) and len(self.seen) > done[0] + 1
+
+    def scanning(self, moment: float) -> bool:
+        """Whether some cycle's scrape was running at wall-clock `moment`."""
+        return any(end - duration <= moment <= end for end, duration, _ in self.seen)
