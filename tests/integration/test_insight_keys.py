@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,6 +14,8 @@ from tests.support.config import write_config
 from tests.support.consumers import unaccepted_lints
 from tests.support.daemon import RunningDaemon, run_cli
 from tests.support.exposition import Exposition
+from tests.support.hostile import Error, HostileServer, resp
+from tests.support.hostile import recorded_replies as _recorded
 from tests.support.processes import wait_for
 from tests.support.servers import raw_command
 
@@ -286,3 +288,48 @@ class _Cycles:
     def scanning(self, moment: float) -> bool:
         """Whether some cycle's scrape was running at wall-clock `moment`."""
         return any(end - duration <= moment <= end for end, duration, _ in self.seen)
+
+
+LONG_KEY = "k" * 5000
+
+
+def hostile_info() -> str:
+    """The recorded Redis 7.0 INFO the hostile server answers by default."""
+    return str(_recorded()["info"])
+
+
+def _hostile_memory(words: list[str]) -> bytes:
+    """MEMORY USAGE answered with a list, text, an error, or a size that grows with the name."""
+    odd = {"k1": resp(["1"]), "k2": resp("abc"), "k3": resp(Error("ERR nope"))}
+    return odd.get(words[2], resp(len(words[2]) * 10))
+
+
+def test_hostile_insight_replies_cost_their_entries_never_the_file(tmp_path: Path) -> None:
+    """Odd MEMORY, TYPE and SLOT-STATS replies: N keys at most, labels bounded, redis_up 1."""
+    info = hostile_info().replace("redis_version:7.0.15", "redis_version:8.2.3")
+    junk: list[object] = ["x", [1], [99999, ["key-count", 5]], [7, ["key-count", "many"]]]
+    slots = junk + [[slot, ["key-count", 100 - slot]] for slot in range(50)]
+    script: dict[str, Any] = {
+        "INFO": resp(info.replace("cluster_enabled:0", "cluster_enabled:1")),
+        "SELECT": resp("OK"),
+        "SCAN": resp(["0", [LONG_KEY, *(f"k{n}" for n in range(50))]]),
+        "MEMORY": _hostile_memory,
+        "TYPE": lambda words: resp("t" * 3000 if words[1] == LONG_KEY else "string"),
+        "CLUSTER SLOT-STATS": resp(slots),
+        "CLUSTER INFO": resp(""),
+    }
+    with HostileServer(script) as server:
+        textfile_dir = tmp_path / "textfile"
+        textfile_dir.mkdir()
+        options = {"export_biggest_keys": True, "export_cluster_slot_stats": True}
+        target = {"name": "t", "addr": server.addr, "insight_top_n": 5, **options}
+        config = write_config(tmp_path / "config.toml", textfile_dir, [target])
+        result = run_cli("once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    found = Exposition.read(textfile_dir / "redis_t.prom")
+    assert found.value("redis_up") == 1
+    db0 = found.find(MEMORY, db="db0")
+    assert [len(s.labels["key"]) for s in db0] == [1024 + len("...(3976 more)"), 3, 3, 3, 3]
+    assert len(db0[0].labels["type"]) == 1024 + len("...(1976 more)")
+    # LIMIT 5: the first five entries only, of which four are junk, skipped one by one.
+    assert found.by_label(SLOT_KEYS, "slot") == {"0": 100}
