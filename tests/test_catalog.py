@@ -21,7 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "metrics.md"
 REGENERATE = ".venv/bin/python -m textfile_redis.catalog --write docs/metrics.md"
 STATIC = {"cluster": "payments"}
-ALL_ON = Extras(include_config_metrics=True, include_system_metrics=True, export_client_port=True)
+ALL_ON = Extras(
+    include_config_metrics=True,
+    include_system_metrics=True,
+    export_client_port=True,
+    export_client_load=True,
+)
 # Replies no recording has (a sentinel's, a cluster node's), well formed, merged into each one.
 SENTINEL_AND_CLUSTER = {
     "cluster_info": "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_new_field:3\r\n",
@@ -30,6 +35,7 @@ SENTINEL_AND_CLUSTER = {
     "sentinel_replicas:mymaster": [["name", "r1", "flags", "slave"]],
     "sentinel_ckquorum:mymaster": "OK 3 usable Sentinels",
     "sentinel_config": ["resolve-hostnames", "no", "announce-port", "0"],
+    "acl_log": [["count", 2, "reason", "auth", "username", "alice", "age-seconds", "1.5"]],
 }
 SENTINEL_INFO = (
     "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\nsentinel_running_scripts:0\r\n"
@@ -132,7 +138,8 @@ def test_entries_have_known_types_and_options() -> None:
     """Every entry has a type the families know and names real target options."""
     options = {"", "check_keys", "check_single_keys", "count_keys", "check_key_groups",
                "check_streams", "check_single_streams", "export_client_list", "lua_scripts",
-               "include_config_metrics", "include_system_metrics"}  # fmt: skip
+               "include_config_metrics", "include_system_metrics",
+               "export_client_load", "export_acl_log"}  # fmt: skip
     for entry in catalog.FAMILIES:
         assert entry.kind in catalog.SAMPLE_SUFFIXES, entry.name
         assert set(entry.option.split(", ")) <= options, entry.name

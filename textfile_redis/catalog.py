@@ -59,6 +59,8 @@ SETTING = ("key",)
 KEYS_OPTION = "check_keys, check_single_keys"
 STREAMS_OPTION = "check_streams, check_single_streams"
 CLIENTS_OPTION = "export_client_list"
+CLIENT_LOAD_OPTION = "export_client_load"
+ACL_LOG_OPTION = "export_acl_log"
 CONFIG_OPTION = "include_config_metrics"
 INSTANCE_LABELS = (
     "role",
@@ -810,6 +812,100 @@ CONNECTED_CLIENT_IDLE_SINCE_TIMESTAMP = Metric(
     CLIENT,
     "CLIENT LIST",
     CLIENTS_OPTION,
+)
+
+# Opt-in: load per ACL user and per client name, summed over CLIENT LIST; our own families (no
+# exporter has them). The top insight_top_n by connections keep their label, the rest is `other`.
+# Commands and bytes are sums over the connections open now: they drop when a client leaves, so
+# they are gauges, not counters.
+_OURS = "textfile-redis's own family"
+CONNECTED_CLIENTS_BY_USER = Metric(
+    "redis_connected_clients_by_user",
+    GAUGE,
+    f"Connections open per ACL user; the top N users, the rest as other ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_COMMANDS_PROCESSED_BY_USER = Metric(
+    "redis_client_commands_processed_by_user",
+    GAUGE,
+    "Commands run by the user's open connections (tot-cmds, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_INPUT_BYTES_BY_USER = Metric(
+    "redis_client_net_input_bytes_by_user",
+    GAUGE,
+    "Bytes read from the user's open connections (tot-net-in, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_OUTPUT_BYTES_BY_USER = Metric(
+    "redis_client_net_output_bytes_by_user",
+    GAUGE,
+    "Bytes sent to the user's open connections (tot-net-out, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CONNECTED_CLIENTS_BY_NAME = Metric(
+    "redis_connected_clients_by_name",
+    GAUGE,
+    f"Connections open per client name; the top N names, the rest as other ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_COMMANDS_PROCESSED_BY_NAME = Metric(
+    "redis_client_commands_processed_by_name",
+    GAUGE,
+    "Commands run by the open connections of this name (tot-cmds, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_INPUT_BYTES_BY_NAME = Metric(
+    "redis_client_net_input_bytes_by_name",
+    GAUGE,
+    "Bytes read from the open connections of this name (tot-net-in, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_OUTPUT_BYTES_BY_NAME = Metric(
+    "redis_client_net_output_bytes_by_name",
+    GAUGE,
+    "Bytes sent to the open connections of this name (tot-net-out, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+
+# Opt-in: ACL LOG, our own families. Entries age out and ACL LOG RESET empties the log: gauges.
+ACL_LOG_ENTRIES = Metric(
+    "redis_acl_log_entries",
+    GAUGE,
+    f"Entries in the ACL log, of the newest 128 read ({_OURS}).",
+    source="ACL LOG 128",
+    option=ACL_LOG_OPTION,
+)
+ACL_LOG_DENIALS = Metric(
+    "redis_acl_log_denials",
+    GAUGE,
+    "Denials the ACL log holds (its entries' count), per reason and user; the top N pairs, "
+    f"the rest as other; drops when entries leave the log ({_OURS}).",
+    ("reason", "user"),
+    "ACL LOG 128",
+    ACL_LOG_OPTION,
 )
 
 # Opt-in: Lua scripts.

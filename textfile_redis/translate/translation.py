@@ -12,6 +12,7 @@ from textfile_redis import __version__, catalog
 from textfile_redis.replies import as_text_dict
 
 from .families import Families
+from .insight import insight_steps
 from .keys import (
     key_count_metrics,
     key_group_metrics,
@@ -94,6 +95,10 @@ class Extras:
     include_system_metrics: bool = False
     export_client_port: bool = False
     max_distinct_key_groups: int = 100
+    # CLIENT LIST's per-client families; False when it was asked for export_client_load alone.
+    export_client_list: bool = True
+    export_client_load: bool = False
+    insight_top_n: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +200,11 @@ def _opt_in_metrics(steps: _Steps, outcome: Outcome, config: Mapping[str, str]) 
         "scans_in_progress": scan_progress,
         "client_list": functools.partial(client_list_metrics, now=outcome.now, with_port=with_port),
     }
+    if not extras.export_client_list:
+        del one_reply["client_list"]
     steps.each(replies, one_reply)
+    top_n, client_load = extras.insight_top_n, extras.export_client_load
+    steps.each(replies, insight_steps(top_n, client_load=client_load))
     steps.run("script", script_metrics, families, replies, refused)
     if extras.include_config_metrics:
         steps.run("config", config_metrics, families, config)

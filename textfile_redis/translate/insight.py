@@ -1,0 +1,164 @@
+"""Pure translation of the bounded insight families: load per ACL user and client name, ACL denials.
+
+Each family keeps the label values of its top N groups (insight_top_n) and sums every other group
+under `other`, which is always written: N + 1 series at most, whatever the server holds. A group
+whose own label is `other`, or longer than MAX_LABEL_CHARS, is counted under `other` too, so no
+series is written twice and no server-chosen text makes the file big.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from textfile_redis import catalog
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from textfile_redis.catalog import Metric
+
+    from .families import Families
+
+OTHER = "other"
+MAX_LABEL_CHARS = 256  # ACL user names and client names are short; a longer one goes to `other`
+# Load is summed, never one series per client: more clients than maxclients' default are fine.
+# The bytes a cycle reads are capped (max_scrape_bytes), and so is this.
+MAX_CLIENT_LINES = 200_000
+MAX_ACL_LOG_ENTRIES = 1024  # ACL LOG 128 is asked; a longer reply is not the log's
+_Key = tuple[str, ...]
+_Step = "Callable[[Families, Any], None]"  # a group's label values, in the family's label order
+# CLIENT LIST fields summed per group, after the connection count, and their families by label.
+_SUMMED = ("tot-cmds", "tot-net-in", "tot-net-out")
+_LOAD: dict[str, tuple[Metric, ...]] = {  # label -> connections, then one family per field
+    "user": (
+        catalog.CONNECTED_CLIENTS_BY_USER,
+        catalog.CLIENT_COMMANDS_PROCESSED_BY_USER,
+        catalog.CLIENT_NET_INPUT_BYTES_BY_USER,
+        catalog.CLIENT_NET_OUTPUT_BYTES_BY_USER,
+    ),
+    "name": (
+        catalog.CONNECTED_CLIENTS_BY_NAME,
+        catalog.CLIENT_COMMANDS_PROCESSED_BY_NAME,
+        catalog.CLIENT_NET_INPUT_BYTES_BY_NAME,
+        catalog.CLIENT_NET_OUTPUT_BYTES_BY_NAME,
+    ),
+}
+
+
+def client_load_metrics(families: Families, reply: object, top_n: int) -> None:
+    """Connections, and commands and bytes where the server reports them, per user and per name."""
+    clients = _clients(reply)
+    for label, metrics in _LOAD.items():
+        if all(label in client for client in clients):  # `user` since Redis 6
+            _load_by(families, clients, label, metrics, top_n)
+
+
+def _load_by(
+    families: Families,
+    clients: Sequence[Mapping[str, str]],
+    label: str,
+    metrics: Sequence[Metric],
+    top_n: int,
+) -> None:
+    """One label's families, ranked by connections; a field only where every client has it."""
+    reported = [all(field in client for client in clients) for field in _SUMMED]
+    fields = [field for field, ok in zip(_SUMMED, reported, strict=True) if ok]
+    groups: dict[_Key, list[float]] = {}
+    for client in clients:
+        _add(groups, (_label_value(client[label]),), [1.0, *(_count(client[f]) for f in fields)])
+    written = [metric for metric, ok in zip(metrics, (True, *reported), strict=True) if ok]
+    for key, values in top_with_other(groups, top_n, (OTHER,), width=len(written)):
+        for metric, value in zip(written, values, strict=True):
+            families.gauge(metric, value, **{label: key[0]})
+
+
+def acl_log_metrics(families: Families, reply: object, top_n: int) -> None:
+    """ACL LOG: its entries, and their denials (`count`) per reason and user, the top N pairs."""
+    entries = _list(reply, MAX_ACL_LOG_ENTRIES)
+    groups: dict[_Key, list[float]] = {}
+    for entry in entries:
+        reason, user, count = _acl_entry(entry)
+        _add(groups, (_label_value(reason), _label_value(user)), [count])
+    families.gauge(catalog.ACL_LOG_ENTRIES, float(len(entries)))
+    for (reason, user), (denials,) in top_with_other(groups, top_n, (OTHER, OTHER), width=1):
+        families.gauge(catalog.ACL_LOG_DENIALS, denials, reason=reason, user=user)
+
+
+def top_with_other(
+    groups: Mapping[_Key, Sequence[float]], top_n: int, other: _Key, width: int
+) -> list[tuple[_Key, list[float]]]:
+    """The top_n groups by their first value (ties by key), then all the others summed as `other`.
+
+    `other` is always last, zeros when no group is left over; a group keyed `other` is summed in.
+    """
+    candidates = sorted((key for key in groups if key != other), key=lambda k: (-groups[k][0], k))
+    rest = [0.0] * width
+    for key in [*candidates[top_n:], *([other] if other in groups else [])]:
+        rest = [a + b for a, b in zip(rest, groups[key], strict=True)]
+    return [*((key, list(groups[key])) for key in candidates[:top_n]), (other, rest)]
+
+
+def _add(groups: dict[_Key, list[float]], key: _Key, values: Sequence[float]) -> None:
+    """Add the values to the group's, element by element; a new group starts at them."""
+    sums = groups.get(key)
+    groups[key] = (
+        list(values) if sums is None else [a + b for a, b in zip(sums, values, strict=True)]
+    )
+
+
+def _label_value(text: str) -> str:
+    """The text as a label value, or `other` when it is too long to be one."""
+    return text if len(text) <= MAX_LABEL_CHARS else OTHER
+
+
+def _clients(reply: object) -> list[dict[str, str]]:
+    """CLIENT LIST's lines as field dicts; a line without id= and addr= is no client."""
+    if not isinstance(reply, str):
+        msg = f"client list as {type(reply).__name__}, not text"
+        raise TypeError(msg)
+    lines = reply.splitlines()
+    if len(lines) > MAX_CLIENT_LINES:
+        msg = f"more than {MAX_CLIENT_LINES} clients"
+        raise ValueError(msg)
+    fields = (dict(part.partition("=")[::2] for part in line.split(" ")) for line in lines)
+    return [client for client in fields if "id" in client and "addr" in client]
+
+
+def _acl_entry(entry: object) -> tuple[str, str, float]:
+    """An ACL LOG entry's reason, username and count; an entry of another shape is malformed."""
+    fields = _list(entry, 64)  # 20 items on Redis 8; a few more may come
+    values = dict(zip(fields[::2], fields[1::2], strict=True))
+    reason, user, count = values["reason"], values["username"], values["count"]
+    if not isinstance(reason, str) or not isinstance(user, str) or isinstance(count, bool):
+        msg = "an ACL LOG entry's reason and username are text"
+        raise TypeError(msg)
+    return reason, user, _count(count)
+
+
+def _list(reply: object, limit: int) -> list[object]:
+    """The reply as a list of at most `limit` items, else malformed."""
+    if not isinstance(reply, list) or len(reply) > limit:
+        msg = f"expected a list of {limit} items at most"
+        raise TypeError(msg)
+    return reply
+
+
+def _count(value: object) -> float:
+    """A whole number the server counted; anything else (text, a float, inf) is malformed."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        msg = f"a count as {type(value).__name__}"
+        raise TypeError(msg)
+    number = float(int(value))  # int("1e3") raises, float(10**400) too
+    if number < 0:
+        msg = f"a negative count: {value!r}"
+        raise ValueError(msg)
+    return number
+
+
+def insight_steps(top_n: int, *, client_load: bool) -> dict[str, functools.partial[None]]:
+    """Each insight family's translation, by the reply it reads (ACL LOG is only asked for it)."""
+    steps = {"acl_log": functools.partial(acl_log_metrics, top_n=top_n)}
+    if client_load:  # CLIENT LIST may have been asked for export_client_list alone
+        steps["client_list"] = functools.partial(client_load_metrics, top_n=top_n)
+    return steps
