@@ -214,3 +214,22 @@ def test_at_the_cap_the_same_top_n_and_other_in_two_cycles(
             ("other", "other"): 2,  # alice's key and channel denials
         }
     _assert_promtool_accepts(textfile_dir / "redis_t.prom")
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0", "valkey-9.1"], indirect=True)
+def test_a_refused_acl_log_costs_its_families_only(clients: Clients, textfile_dir: Path) -> None:
+    """A monitoring user denied ACL LOG (NOPERM) still gets the load, and the refusal is said."""
+    rules = ("~*", "+@all", "-acl")
+    raw_command(clients.admin, "ACL", "SETUSER", "monitor", "on", f">{PASSWORD}", *rules)
+    target: dict[str, object] = {"name": "t", "addr": clients.server.addr, "username": "monitor"}
+    target |= {"password": PASSWORD, "export_client_load": True, "export_acl_log": True}
+    path = write_config(textfile_dir.parent / "config.toml", textfile_dir, [target])
+    collector = Collector(load_config(Overrides(config_path=path), {}))
+    try:
+        found = _collect(collector, textfile_dir)
+    finally:
+        collector.close()
+    assert found.value("redis_up") == 1
+    assert found.value("redis_connected_clients_by_user", user="monitor") == 1
+    assert found.find("redis_acl_log_entries") == []
+    assert found.value("textfile_redis_command_refused", command="acl_log") == 1
