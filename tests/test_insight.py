@@ -193,29 +193,42 @@ ACL_LOG = [
     _acl(2, "key", "alice"),
     _acl(1, "command", "alice"),  # another object: an entry of its own
     _acl(5, "auth", "mallory"),
+    _acl(1, "auth", "hunter2"),  # a password typed as the user name
+    _acl(1, "auth", "bob"),
     _acl(1, "channel", "bob"),
 ]
+USERS = ["default", "alice", "bob"]  # ACL USERS
 
 
 def test_acl_denials_are_summed_per_reason_and_user() -> None:
     """Each (reason, user) pair sums its entries' count; the entries are counted."""
-    found = _translated(Extras(insight_top_n=10), acl_log=ACL_LOG)
-    assert found.value("redis_acl_log_entries") == 5
+    found = _translated(Extras(insight_top_n=10), acl_log=ACL_LOG, acl_users=USERS)
+    assert found.value("redis_acl_log_entries") == 7
     assert found.value("redis_acl_log_denials", reason="command", user="alice") == 4
-    assert found.value("redis_acl_log_denials", reason="auth", user="mallory") == 5
+    assert found.value("redis_acl_log_denials", reason="auth", user="bob") == 1
     assert found.value("redis_acl_log_denials", reason="channel", user="bob") == 1
     assert found.value("redis_acl_log_denials", reason="other", user="other") == 0
 
 
+def test_a_failed_auth_names_only_a_user_that_exists() -> None:
+    """AUTH with a name ACL USERS does not list counts as `unknown`: it may be a password."""
+    found = _translated(Extras(insight_top_n=10), acl_log=ACL_LOG, acl_users=USERS)
+    assert found.value("redis_acl_log_denials", reason="auth", user="unknown") == 5 + 1
+    assert "hunter2" not in "".join(family.text() for family in found.families)
+    refused = _translated(acl_log=ACL_LOG, refused={"acl_users": "NOPERM"})
+    auth = {s["user"] for s in refused.samples("redis_acl_log_denials") if s["reason"] == "auth"}
+    assert auth == {"unknown"}
+
+
 def test_acl_denials_at_the_cap_keep_the_top_pairs() -> None:
     """Under a cap of 2: the two pairs with most denials, then the rest summed as other."""
-    found = _translated(Extras(insight_top_n=2), acl_log=ACL_LOG)
+    found = _translated(Extras(insight_top_n=2), acl_log=ACL_LOG, acl_users=USERS)
     assert found.samples("redis_acl_log_denials") == [
-        {"addr": ADDR, "reason": "auth", "user": "mallory"},
+        {"addr": ADDR, "reason": "auth", "user": "unknown"},
         {"addr": ADDR, "reason": "command", "user": "alice"},
         {"addr": ADDR, "reason": "other", "user": "other"},
     ]
-    assert found.value("redis_acl_log_denials", reason="other", user="other") == 3
+    assert found.value("redis_acl_log_denials", reason="other", user="other") == 2 + 1 + 1
 
 
 def test_an_empty_acl_log_writes_zeros() -> None:
@@ -269,8 +282,9 @@ def _commands(info: str, **options: object) -> dict[str, tuple[str | int, ...]]:
 
 
 def test_acl_log_is_asked_for_when_on_and_the_server_has_acls() -> None:
-    """ACL LOG 128 with export_acl_log from Redis 6 on; never to Redis 5 nor when off."""
+    """ACL LOG 128 and ACL USERS with export_acl_log from Redis 6 on; not to Redis 5, nor off."""
     assert _commands(INFO_6, export_acl_log=True)["acl_log"] == ("ACL", "LOG", 128)
+    assert _commands(INFO_6, export_acl_log=True)["acl_users"] == ("ACL", "USERS")
     assert "acl_log" not in _commands(INFO_5, export_acl_log=True)
     assert "acl_log" not in _commands(INFO_6)
 

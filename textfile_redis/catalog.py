@@ -901,10 +901,11 @@ ACL_LOG_ENTRIES = Metric(
 ACL_LOG_DENIALS = Metric(
     "redis_acl_log_denials",
     GAUGE,
-    "Denials the ACL log holds (its entries' count), per reason and user; the top N pairs, "
-    f"the rest as other; drops when entries leave the log ({_OURS}).",
+    "Denials the ACL log holds (its entries' count), per reason and user (unknown: a failed "
+    "AUTH's name that is no user); the top N pairs, the rest as other; drops when entries "
+    f"leave the log ({_OURS}).",
     ("reason", "user"),
-    "ACL LOG 128",
+    "ACL LOG 128, ACL USERS",
     ACL_LOG_OPTION,
 )
 

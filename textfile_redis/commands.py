@@ -29,7 +29,11 @@ CLUSTER_INFO: dict[str, Command] = {"cluster_info": ("CLUSTER", "INFO")}
 CLIENT_LIST: dict[str, Command] = {"client_list": ("CLIENT", "LIST")}
 # The newest entries only: the log holds 128 by default (acllog-max-len), each under 1 KB.
 ACL_LOG_ENTRIES = 128
-ACL_LOG: dict[str, Command] = {"acl_log": ("ACL", "LOG", ACL_LOG_ENTRIES)}
+# ACL USERS: a failed AUTH's user name is exported only when it names a user (insight.py).
+ACL_LOG: dict[str, Command] = {
+    "acl_log": ("ACL", "LOG", ACL_LOG_ENTRIES),
+    "acl_users": ("ACL", "USERS"),
+}
 SENTINEL_MASTERS: dict[str, Command] = {"sentinel_masters": ("SENTINEL", "MASTERS")}
 SENTINEL_CONFIG: dict[str, Command] = {"sentinel_config": ("SENTINEL", "CONFIG", "GET", "*")}
 SCRIPT_PREFIX = "script:"  # reply names of the user's Lua scripts: script:<path>

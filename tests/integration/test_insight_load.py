@@ -94,7 +94,7 @@ def _listed(admin: redis.Redis) -> list[str]:
 
 
 def _deny(clients: Clients) -> None:
-    """ACL denials of every reason: alice's key, command (twice), channel; mallory's AUTH (3).
+    """ACL denials of every reason: alice's key, command (2), channel; AUTH as mallory (3), bob.
 
     Made on connections of their own, closed before the test goes on, so that they add to no load.
     """
@@ -106,9 +106,9 @@ def _deny(clients: Clients) -> None:
             with contextlib.suppress(redis.ResponseError):
                 raw_command(alice, *command)
         guest = denier._client(None)  # noqa: SLF001
-        for _ in range(3):
+        for user in ("mallory", "mallory", "mallory", "bob"):  # mallory is no user
             with contextlib.suppress(redis.AuthenticationError):
-                raw_command(guest, "AUTH", "mallory", "wrong")
+                raw_command(guest, "AUTH", user, "wrong")
     finally:
         denier.close()
     wait_for(lambda: len(_listed(clients.admin)) == before, message="denying clients linger")
@@ -152,11 +152,11 @@ def test_load_and_denials_of_known_users_and_names(clients: Clients, textfile_di
     assert {k: v for k, v in by_name.items() if k} == {"api": 2, "cron": 1, "worker": 1, "other": 0}
     _assert_counted(found, server.name, pings)
     denials = found.by_label("redis_acl_log_denials", "user", reason="auth")
-    assert denials == {"mallory": 3}
+    assert denials == {"unknown": 3, "bob": 1}  # mallory's name might have been a password
     alice = {s.labels["reason"]: s.value for s in found.find("redis_acl_log_denials", user="alice")}
     assert alice == {"command": 2, "key": 1, "channel": 1}
     assert found.value("redis_acl_log_denials", reason="other", user="other") == 0
-    assert found.value("redis_acl_log_entries") == 4
+    assert found.value("redis_acl_log_entries") == 5
     _assert_promtool_accepts(textfile_dir / "redis_t.prom")
 
 
@@ -209,27 +209,42 @@ def test_at_the_cap_the_same_top_n_and_other_in_two_cycles(
         assert by_user == {"alice": 14, "bob": 5, "other": unnamed}
         denials = found.find("redis_acl_log_denials")
         assert {(s.labels["reason"], s.labels["user"]): s.value for s in denials} == {
-            ("auth", "mallory"): 3,
+            ("auth", "unknown"): 3,
             ("command", "alice"): 2,
-            ("other", "other"): 2,  # alice's key and channel denials
+            ("other", "other"): 3,  # alice's key and channel denials, bob's AUTH
         }
     _assert_promtool_accepts(textfile_dir / "redis_t.prom")
 
 
-@pytest.mark.parametrize("server_kind", ["redis-7.0", "valkey-9.1"], indirect=True)
-def test_a_refused_acl_log_costs_its_families_only(clients: Clients, textfile_dir: Path) -> None:
-    """A monitoring user denied ACL LOG (NOPERM) still gets the load, and the refusal is said."""
-    rules = ("~*", "+@all", "-acl")
+def _as_monitor(clients: Clients, textfile_dir: Path, *rules: str) -> Exposition:
+    """One cycle as a user `monitor` with these ACL rules, both insight options on."""
     raw_command(clients.admin, "ACL", "SETUSER", "monitor", "on", f">{PASSWORD}", *rules)
     target: dict[str, object] = {"name": "t", "addr": clients.server.addr, "username": "monitor"}
     target |= {"password": PASSWORD, "export_client_load": True, "export_acl_log": True}
     path = write_config(textfile_dir.parent / "config.toml", textfile_dir, [target])
     collector = Collector(load_config(Overrides(config_path=path), {}))
     try:
-        found = _collect(collector, textfile_dir)
+        return _collect(collector, textfile_dir)
     finally:
         collector.close()
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0", "valkey-9.1"], indirect=True)
+def test_a_refused_acl_log_costs_its_families_only(clients: Clients, textfile_dir: Path) -> None:
+    """A monitoring user denied ACL LOG (NOPERM) still gets the load, and the refusal is said."""
+    found = _as_monitor(clients, textfile_dir, "~*", "+@all", "-acl")
     assert found.value("redis_up") == 1
     assert found.value("redis_connected_clients_by_user", user="monitor") == 1
     assert found.find("redis_acl_log_entries") == []
     assert found.value("textfile_redis_command_refused", command="acl_log") == 1
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0", "valkey-9.1"], indirect=True)
+def test_without_acl_users_no_failed_auth_names_a_user(
+    clients: Clients, textfile_dir: Path
+) -> None:
+    """ACL USERS refused: every failed AUTH counts as `unknown`, even a real user's."""
+    _deny(clients)
+    found = _as_monitor(clients, textfile_dir, "~*", "+@all", "-acl|users")
+    assert found.by_label("redis_acl_log_denials", "user", reason="auth") == {"unknown": 4}
+    assert found.value("textfile_redis_command_refused", command="acl_users") == 1

@@ -26,6 +26,8 @@ MAX_LABEL_CHARS = 256  # ACL user names and client names are short; a longer one
 # The bytes a cycle reads are capped (max_scrape_bytes), and so is this.
 MAX_CLIENT_LINES = 200_000
 MAX_ACL_LOG_ENTRIES = 1024  # ACL LOG 128 is asked; a longer reply is not the log's
+MAX_ACL_USERS = 100_000  # past it no user is known: failed AUTHs are all `unknown`
+UNKNOWN_USER = "unknown"  # a failed AUTH's user name that names no user
 _Key = tuple[str, ...]
 _Step = "Callable[[Families, Any], None]"  # a group's label values, in the family's label order
 # CLIENT LIST fields summed per group, after the connection count, and their families by label.
@@ -73,16 +75,30 @@ def _load_by(
             families.gauge(metric, value, **{label: key[0]})
 
 
-def acl_log_metrics(families: Families, reply: object, top_n: int) -> None:
-    """ACL LOG: its entries, and their denials (`count`) per reason and user, the top N pairs."""
+def acl_log_metrics(families: Families, reply: object, users: object, top_n: int) -> None:
+    """ACL LOG: its entries, and their denials (`count`) per reason and user, the top N pairs.
+
+    A failed AUTH logs the user name it was given, which may be a password typed in the wrong
+    field: it is kept only when it names a user that ACL USERS (`users`) lists, else `unknown`.
+    """
     entries = _list(reply, MAX_ACL_LOG_ENTRIES)
+    known = _known_users(users)
     groups: dict[_Key, list[float]] = {}
     for entry in entries:
         reason, user, count = _acl_entry(entry)
+        if reason == "auth" and user not in known:
+            user = UNKNOWN_USER
         _add(groups, (_label_value(reason), _label_value(user)), [count])
     families.gauge(catalog.ACL_LOG_ENTRIES, float(len(entries)))
     for (reason, user), (denials,) in top_with_other(groups, top_n, (OTHER, OTHER), width=1):
         families.gauge(catalog.ACL_LOG_DENIALS, denials, reason=reason, user=user)
+
+
+def _known_users(reply: object) -> frozenset[str]:
+    """ACL USERS' names; none when it was refused or is not a list of names."""
+    if not isinstance(reply, list) or len(reply) > MAX_ACL_USERS:
+        return frozenset()
+    return frozenset(name for name in reply if isinstance(name, str))
 
 
 def top_with_other(
@@ -156,9 +172,12 @@ def _count(value: object) -> float:
     return number
 
 
-def insight_steps(top_n: int, *, client_load: bool) -> dict[str, functools.partial[None]]:
+def insight_steps(
+    replies: Mapping[str, object], top_n: int, *, client_load: bool
+) -> dict[str, functools.partial[None]]:
     """Each insight family's translation, by the reply it reads (ACL LOG is only asked for it)."""
-    steps = {"acl_log": functools.partial(acl_log_metrics, top_n=top_n)}
+    users = replies.get("acl_users")
+    steps = {"acl_log": functools.partial(acl_log_metrics, users=users, top_n=top_n)}
     if client_load:  # CLIENT LIST may have been asked for export_client_list alone
         steps["client_list"] = functools.partial(client_load_metrics, top_n=top_n)
     return steps

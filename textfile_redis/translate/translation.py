@@ -204,7 +204,7 @@ def _opt_in_metrics(steps: _Steps, outcome: Outcome, config: Mapping[str, str]) 
         del one_reply["client_list"]
     steps.each(replies, one_reply)
     top_n, client_load = extras.insight_top_n, extras.export_client_load
-    steps.each(replies, insight_steps(top_n, client_load=client_load))
+    steps.each(replies, insight_steps(replies, top_n, client_load=client_load))
     steps.run("script", script_metrics, families, replies, refused)
     if extras.include_config_metrics:
         steps.run("config", config_metrics, families, config)
