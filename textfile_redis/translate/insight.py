@@ -32,6 +32,7 @@ _Key = tuple[str, ...]
 _Step = "Callable[[Families, Any], None]"  # a group's label values, in the family's label order
 # CLIENT LIST fields summed per group, after the connection count, and their families by label.
 _SUMMED = ("tot-cmds", "tot-net-in", "tot-net-out")
+_WANTED = tuple((field, f" {field}=") for field in ("user", "name", *_SUMMED))
 _LOAD: dict[str, tuple[Metric, ...]] = {  # label -> connections, then one family per field
     "user": (
         catalog.CONNECTED_CLIENTS_BY_USER,
@@ -51,28 +52,29 @@ _LOAD: dict[str, tuple[Metric, ...]] = {  # label -> connections, then one famil
 def client_load_metrics(families: Families, reply: object, top_n: int) -> None:
     """Connections, and commands and bytes where the server reports them, per user and per name."""
     clients = _clients(reply)
-    for label, metrics in _LOAD.items():
-        if all(label in client for client in clients):  # `user` since Redis 6
-            _load_by(families, clients, label, metrics, top_n)
-
-
-def _load_by(
-    families: Families,
-    clients: Sequence[Mapping[str, str]],
-    label: str,
-    metrics: Sequence[Metric],
-    top_n: int,
-) -> None:
-    """One label's families, ranked by connections; a field only where every client has it."""
     reported = [all(field in client for client in clients) for field in _SUMMED]
     fields = [field for field, ok in zip(_SUMMED, reported, strict=True) if ok]
-    groups: dict[_Key, list[float]] = {}
-    for client in clients:
-        _add(groups, (_label_value(client[label]),), [1.0, *(_count(client[f]) for f in fields)])
-    written = [metric for metric, ok in zip(metrics, (True, *reported), strict=True) if ok]
-    for key, values in top_with_other(groups, top_n, (OTHER,), width=len(written)):
-        for metric, value in zip(written, values, strict=True):
-            families.gauge(metric, value, **{label: key[0]})
+    loads = [[1.0, *(_count(client[field]) for field in fields)] for client in clients]
+    for label, metrics in _LOAD.items():
+        if all(label in client for client in clients):  # `user` since Redis 6
+            groups: dict[_Key, list[float]] = {}
+            for client, load in zip(clients, loads, strict=True):
+                _add(groups, (_label_value(client[label]),), load)
+            written = [metric for metric, ok in zip(metrics, (True, *reported), strict=True) if ok]
+            ranked = top_with_other(groups, top_n, (OTHER,), width=len(written))
+            _write_load(families, label, written, ranked)
+
+
+def _write_load(
+    families: Families,
+    label: str,
+    metrics: Sequence[Metric],
+    ranked: Sequence[tuple[_Key, Sequence[float]]],
+) -> None:
+    """Each family's series: the ranked groups' values, one column per family."""
+    for column, metric in enumerate(metrics):
+        for key, values in ranked:
+            families.gauge(metric, values[column], **{label: key[0]})
 
 
 def acl_log_metrics(families: Families, reply: object, users: object, top_n: int) -> None:
@@ -129,7 +131,7 @@ def _label_value(text: str) -> str:
 
 
 def _clients(reply: object) -> list[dict[str, str]]:
-    """CLIENT LIST's lines as field dicts; a line without id= and addr= is no client."""
+    """The fields load needs of each CLIENT LIST line; a line not starting id= is no client."""
     if not isinstance(reply, str):
         msg = f"client list as {type(reply).__name__}, not text"
         raise TypeError(msg)
@@ -137,8 +139,23 @@ def _clients(reply: object) -> list[dict[str, str]]:
     if len(lines) > MAX_CLIENT_LINES:
         msg = f"more than {MAX_CLIENT_LINES} clients"
         raise ValueError(msg)
-    fields = (dict(part.partition("=")[::2] for part in line.split(" ")) for line in lines)
-    return [client for client in fields if "id" in client and "addr" in client]
+    return [_wanted_fields(line) for line in lines if line.startswith("id=")]
+
+
+def _wanted_fields(line: str) -> dict[str, str]:
+    """The line's user, name and counters, found with str.find.
+
+    Values hold no space, so ` name=` starts that field and no other: splitting every field of
+    a line into a dict took ten times as long on 10,000 clients.
+    """
+    fields = {}
+    for field, marker in _WANTED:
+        start = line.find(marker)
+        if start >= 0:
+            start += len(marker)
+            end = line.find(" ", start)
+            fields[field] = line[start : end if end >= 0 else len(line)]
+    return fields
 
 
 def _acl_entry(entry: object) -> tuple[str, str, float]:
