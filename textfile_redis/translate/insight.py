@@ -28,8 +28,7 @@ MAX_CLIENT_LINES = 200_000
 MAX_ACL_LOG_ENTRIES = 1024  # ACL LOG 128 is asked; a longer reply is not the log's
 MAX_ACL_USERS = 100_000  # past it no user is known: failed AUTHs are all `unknown`
 UNKNOWN_USER = "unknown"  # a failed AUTH's user name that names no user
-_Key = tuple[str, ...]
-_Step = "Callable[[Families, Any], None]"  # a group's label values, in the family's label order
+_Key = tuple[str, ...]  # a group's label values, in the family's label order
 # CLIENT LIST fields summed per group, after the connection count, and their families by label.
 _SUMMED = ("tot-cmds", "tot-net-in", "tot-net-out")
 _WANTED = tuple((field, f" {field}=") for field in ("user", "name", *_SUMMED))
