@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from tests.support.consumers import NodeExporter
     from tests.support.servers import RedisServer
 
 PASSWORD = "insight-pw"  # noqa: S105 - a throwaway server's test user
@@ -187,7 +188,7 @@ def _assert_promtool_accepts(path: Path) -> None:
 
 
 def test_at_the_cap_the_same_top_n_and_other_in_two_cycles(
-    clients: Clients, textfile_dir: Path
+    clients: Clients, textfile_dir: Path, node_exporter_factory: Callable[[Path], NodeExporter]
 ) -> None:
     """Five names (6, 5, 5, 2, 1 connections) under a cap of 2: n1, n2 (a tie, by name), other."""
     server = clients.server
@@ -214,6 +215,11 @@ def test_at_the_cap_the_same_top_n_and_other_in_two_cycles(
             ("other", "other"): 3,  # alice's key and channel denials, bob's AUTH
         }
     _assert_promtool_accepts(textfile_dir / "redis_t.prom")
+    node_exporter = node_exporter_factory(textfile_dir)
+    served = node_exporter.metrics()
+    assert "\nnode_textfile_scrape_error 0\n" in served
+    assert 'redis_connected_clients_by_name{addr="' in served
+    assert node_exporter.complaints() == []
 
 
 def _as_monitor(clients: Clients, textfile_dir: Path, *rules: str) -> Exposition:
