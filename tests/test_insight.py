@@ -177,8 +177,10 @@ def test_top_with_other_keeps_n_and_sums_the_rest_whatever_the_order() -> None:
         "id=1 addr=x user=a name= tot-cmds=-1\n",
         "id=1 addr=x user=a name= tot-cmds=1e3\n",
         "id=1 addr=x user=a name= tot-cmds=" + "9" * 400 + "\n",
+        "id=1 addr=x user=a name= tot-cmds=1\nid=2 addr=x user=a name=\n",
+        "id=1 addr=x user=a name= user=b\n",
     ],
-    ids=["not-text", "word", "negative", "float", "past-float"],
+    ids=["not-text", "word", "negative", "float", "past-float", "some-lines", "twice"],
 )
 def test_a_malformed_client_list_costs_the_load_families_only(reply: object) -> None:
     """A count that is no whole number drops the load families; the file keeps the rest."""
