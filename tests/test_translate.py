@@ -511,7 +511,7 @@ def test_valkey_9_fields_newer_exporters_read_become_their_families() -> None:
         "redis_expired_keys_with_volatile_items_stale_percentage": (
             "expired_keys_with_volatile_items_stale_perc"
         ),
-        "redis_scripting_engines_count": "engines_count",
+        "redis_scripting_engines": "engines_count",
         "redis_scripting_engines_memory_used_bytes": "engines_total_used_memory",
         "redis_scripting_engines_memory_overhead_bytes": "engines_total_memory_overhead",
         "redis_expired_fields_total": "expired_fields",
@@ -520,7 +520,7 @@ def test_valkey_9_fields_newer_exporters_read_become_their_families() -> None:
     }
     for name, field in gauges.items():
         assert replica.value(name) == float(replica.info(field)), name
-    assert replica.value("redis_scripting_engines_count") == 1
+    assert replica.value("redis_scripting_engines") == 1
     assert replica.value("redis_scripting_engines_memory_used_bytes") == 69632
     kinds = {family.name: family.kind for family in replica.families}
     assert kinds["redis_acl_access_denied_db_total"] == "counter"

@@ -1001,7 +1001,7 @@ INFO_GAUGES: dict[str, str] = {
     "number_of_functions": "redis_number_of_functions",
     "number_of_libraries": "redis_number_of_libraries",
     # Valkey 9.1's scripting engines in total (by the rules; per engine: SCRIPTING_ENGINE_*).
-    "engines_count": "redis_scripting_engines_count",
+    "engines_count": "redis_scripting_engines",
     "engines_total_used_memory": "redis_scripting_engines_memory_used_bytes",
     "engines_total_memory_overhead": "redis_scripting_engines_memory_overhead_bytes",
     "used_memory_vm_functions": "redis_memory_used_vm_functions_bytes",
