@@ -13,7 +13,7 @@ from textfile_redis import catalog
 from textfile_redis.commands import TRANSLATED_SETTINGS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Extras, Outcome, translate
-from textfile_redis.translate.health import TLS_EXPIRY
+from textfile_redis.translate.health import MAX_ENGINES, TLS_EXPIRY
 from textfile_redis.translate.translation import parse_info
 
 if TYPE_CHECKING:
@@ -590,3 +590,26 @@ def test_link_down_since_is_written_only_while_the_link_is_down() -> None:
     master = {"master_host": "127.0.0.1", "master_port": down.info("master_port")}
     assert down.value("redis_master_link_down_since_seconds", **master) == 42
     assert down.value("redis_master_link_up", **master) == 0
+
+
+def test_health_fields_a_server_garbles_write_nothing_wrong() -> None:
+    """Unreadable expiries, save times and engine lines lose their own series, never INFO's."""
+    flood = "".join(f"engine_{n}:name=E{n},used_memory={n}\r\n" for n in range(1, 100))
+    scraped = _with_info(
+        "valkey-9.1-primary",
+        {
+            "tls_server_cert_serial": "AB",
+            "tls_server_cert_expires_in_seconds": "soon",
+            "rdb_last_save_time": "nan",
+        },
+        add=flood,
+    )
+    engines = scraped.samples("redis_scripting_engine_memory_used_bytes")
+    assert len(engines) == MAX_ENGINES  # the first 64 engine lines, LUA's included
+    assert scraped.family("redis_tls_server_cert_expires_in_seconds") is None
+    assert scraped.value("redis_tls_certificate_info", cert="server", serial="AB") == 1
+    assert scraped.family("redis_rdb_last_save_age_seconds") is None
+    assert scraped.value("redis_connected_clients") == float(scraped.info("connected_clients"))
+    assert scraped.malformed == ()
+    nameless = _with_info("valkey-9.1-primary", {"engine_0": "module=lua,used_memory=1"})
+    assert nameless.family("redis_scripting_engine_memory_used_bytes") is None
