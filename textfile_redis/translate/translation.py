@@ -12,6 +12,7 @@ from textfile_redis import __version__, catalog
 from textfile_redis.replies import as_text_dict
 
 from .families import Families
+from .health import health_metrics
 from .insight import insight_steps
 from .keys import (
     key_count_metrics,
@@ -276,6 +277,7 @@ def _info_metrics(
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, _databases(info, databases))
     _instance_info(families, info)
+    health_metrics(families, info.fields, outcome.now)
     return state.usecs
 
 
@@ -394,7 +396,7 @@ def _errorstats_field(families: Families, _state: _InfoState, key: str, value: s
 
 
 def _keyspace_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
-    """db0:keys=1,expires=0,avg_ttl=0[,subexpiry=0] (cached_keys on KeyDB)."""
+    """db0:keys=1,expires=0,avg_ttl=0[,subexpiry=0|keys_with_volatile_items=0|cached_keys=0]."""
     stats = _key_values(value) if key.startswith("db") else None
     if stats is None:
         return False
@@ -406,6 +408,10 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     cached = _float_or_none(stats.get("cached_keys", ""))
     if cached is not None:
         families.gauge(catalog.DB_KEYS_CACHED, cached, db=key)
+    items = stats.get("subexpiry", stats.get("keys_with_volatile_items", ""))  # Redis, Valkey
+    with_items = _float_or_none(items)
+    if with_items is not None:
+        families.gauge(catalog.DB_KEYS_WITH_EXPIRING_ITEMS, with_items, db=key)
     avg_ttl = _float_or_none(stats.get("avg_ttl", ""))
     if avg_ttl is not None:
         families.gauge(catalog.DB_AVG_TTL_SECONDS, avg_ttl / 1000, db=key)
