@@ -292,11 +292,11 @@ def test_insight_options_parse_and_turn_inspection_on() -> None:
     table: dict[str, object] = {
         "export_biggest_keys": True,
         "export_cluster_slot_stats": True,
-        "insight_top_n": 1000,
+        "insight_top_n": 100,
     }
     options = parse_options(table, Where("f"), Path(), Options(), 15.0)
     assert (options.export_biggest_keys, options.export_cluster_slot_stats) == (True, True)
-    assert options.insight_top_n == 1000
+    assert options.insight_top_n == 100
     assert Options(export_biggest_keys=True).inspects_keys
     assert not Options(export_cluster_slot_stats=True).inspects_keys
     assert Options().insight_top_n == 10

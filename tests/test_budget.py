@@ -70,10 +70,10 @@ def test_the_documented_order_step_by_step() -> None:
         catalog.STREAM_LENGTH.name,
         catalog.KEYS_COUNT.name,
         catalog.KEY_GROUP_COUNT.name,
-        catalog.BIGGEST_KEY_MEMORY_BYTES.name,
-        catalog.CLUSTER_SLOT_KEYS.name,
         catalog.SCRIPT_VALUES.name,
         catalog.CONFIG_VALUE.name,
+        catalog.BIGGEST_KEY_MEMORY_BYTES.name,
+        catalog.CLUSTER_SLOT_KEYS.name,
         "redis_total_system_memory_bytes",
     ]
 

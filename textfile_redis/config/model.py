@@ -17,10 +17,10 @@ DEFAULT_MAX_SCRAPE_BYTES = 16 * 1024 * 1024
 # default families are ~1,300 series; Prometheus's sample_limit is per scrape of the whole host.
 DEFAULT_MAX_SERIES = 10_000
 DEFAULT_MAX_SERIES_TOTAL = 50_000
-CONFD_NAME = "conf.d"
-# The top-N cap of the insight families (biggest keys, slot stats, ...), and its ceiling.
+# Insight families (client load, ACL denials, biggest keys, busiest slots) keep the top N.
 DEFAULT_INSIGHT_TOP_N = 10
-MAX_INSIGHT_TOP_N = 1000
+MAX_INSIGHT_TOP_N = 100
+CONFD_NAME = "conf.d"
 
 # redis_exporter's opt-in families; at the top level they are every target's default.
 KEY_PATTERN_KEYS = (
@@ -34,6 +34,8 @@ BOOL_OPTION_KEYS = (
     "exclude_latency_histogram_metrics",
     "export_client_list",
     "export_client_port",
+    "export_client_load",
+    "export_acl_log",
     "include_config_metrics",
     "include_system_metrics",
     "export_biggest_keys",
@@ -147,6 +149,9 @@ class Options:
     exclude_latency_histogram_metrics: bool = False  # drops LATENCY LATEST and HISTOGRAM
     export_client_list: bool = False
     export_client_port: bool = False
+    export_client_load: bool = False  # connections, commands, bytes per ACL user, per client name
+    export_acl_log: bool = False  # ACL LOG's denials per reason and user
+    insight_top_n: int = DEFAULT_INSIGHT_TOP_N  # label values kept by those; the rest is `other`
     lua_scripts: tuple[LuaScript, ...] = ()
     include_config_metrics: bool = False
     include_system_metrics: bool = False
@@ -158,7 +163,6 @@ class Options:
     # Bounded insight families: the N largest keys per database, the N busiest cluster slots.
     export_biggest_keys: bool = False
     export_cluster_slot_stats: bool = False
-    insight_top_n: int = DEFAULT_INSIGHT_TOP_N
 
     @property
     def inspects_keys(self) -> bool:

@@ -89,12 +89,11 @@ def positive_int(table: Table, key: str, where: Where) -> int:
 
 
 def _top_n(table: Table, key: str, where: Where, _base: Path, _interval: float) -> int:
-    """insight_top_n: 1 to MAX_INSIGHT_TOP_N, so that no insight family grows without bound."""
+    """insight_top_n: 1 to MAX_INSIGHT_TOP_N, so that each insight family stays small."""
     value = positive_int(table, key, where)
     if value > MAX_INSIGHT_TOP_N:
-        raise ConfigError(
-            type_msg(where, key, f"a whole number from 1 to {MAX_INSIGHT_TOP_N}", value)
-        )
+        problem = f"must be at most {MAX_INSIGHT_TOP_N}, got {value}"
+        raise ConfigError(where.msg(key, problem))
     return value
 
 

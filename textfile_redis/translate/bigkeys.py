@@ -16,12 +16,13 @@ if TYPE_CHECKING:
 # A key name is the server's to choose, up to 512 MB: a label keeps its first 1024 characters
 # and says how many it left out, so that a file stays readable and two long keys rarely meet.
 MAX_KEY_LABEL = 1024
-MAX_TOP_N = 1000  # insight_top_n's ceiling: no reply, however long, writes more per family
+MAX_TOP_N = 100  # insight_top_n's ceiling: no reply, however long, writes more per family
 CLUSTER_SLOTS = 16384
-# CLUSTER SLOT-STATS ORDERBY metric -> family and the factor to its unit.
+# CLUSTER SLOT-STATS ORDERBY metric -> family and the divisor to its unit (a division, because
+# 5 / 1e6 is exactly the float 5e-06 where 5 * 1e-6 is not).
 SLOT_ORDERS: dict[str, tuple[Metric, float]] = {
     "key-count": (catalog.CLUSTER_SLOT_KEYS, 1.0),
-    "cpu-usec": (catalog.CLUSTER_SLOT_CPU_SECONDS_TOTAL, 1e-6),
+    "cpu-usec": (catalog.CLUSTER_SLOT_CPU_SECONDS_TOTAL, 1e6),
     "network-bytes-in": (catalog.CLUSTER_SLOT_NETWORK_BYTES_IN_TOTAL, 1.0),
     "network-bytes-out": (catalog.CLUSTER_SLOT_NETWORK_BYTES_OUT_TOTAL, 1.0),
 }
@@ -53,10 +54,10 @@ def biggest_keys_metrics(families: Families, databases: Iterable[Mapping[str, An
 def slot_stats_metrics(families: Families, stats: Mapping[str, Any]) -> None:
     """The node's busiest slots by each ORDERBY metric the server answered; idle slots left out."""
     limit = min(int(stats["limit"]), MAX_TOP_N)
-    for order, (metric, factor) in SLOT_ORDERS.items():
+    for order, (metric, divisor) in SLOT_ORDERS.items():
         for slot, value in _slot_values(stats.get(order), order, limit):
             add = families.counter if metric.kind == catalog.COUNTER else families.gauge
-            add(metric, value * factor, slot=str(slot))
+            add(metric, value / divisor, slot=str(slot))
 
 
 def _slot_values(reply: object, order: str, limit: int) -> list[tuple[int, int]]:
