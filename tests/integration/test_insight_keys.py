@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     import redis
 
+    from tests.support.consumers import NodeExporter
     from tests.support.servers import RedisServer
 
 TOP_N = 4
@@ -137,6 +138,30 @@ def test_the_same_n_across_cycles_when_nothing_changes(
     tops = [keys for _, keys in seen]
     assert len(tops[0]) == TOP_N
     assert tops[1:] == [tops[0]] * (len(tops) - 1)
+
+
+@pytest.mark.parametrize("server_kind", ["redis-6.2", "redis-8.2", "valkey-8.1"], indirect=True)
+def test_a_replica_target_lists_the_primarys_biggest_keys_and_node_exporter_serves_them(
+    server_factory: Callable[..., RedisServer],
+    tmp_path: Path,
+    node_exporter_factory: Callable[[Path], NodeExporter],
+) -> None:
+    """Pointed at a replica, the sweep finds the primary's biggest keys; node_exporter serves it."""
+    primary = server_factory()
+    types = _write_big_keys(primary.client(socket_timeout=30))
+    replica = server_factory(replica_of=primary)
+    client = replica.client(socket_timeout=30)
+    wait_for(lambda: client.dbsize() == len(types) + 20, timeout=30, message="replica in sync")
+    ranked = sorted(_own_usage(client).items(), key=lambda item: (-item[1], item[0]))
+    (found,) = _once(tmp_path, [replica], export_biggest_keys=True, insight_top_n=TOP_N)
+    written = found.find(MEMORY, db="db0")
+    assert [(s.labels["key"], s.value) for s in written] == ranked[:TOP_N]
+    assert {s.labels["key"] for s in written} <= set(types)
+    served = node_exporter_factory(tmp_path / "textfile")
+    text = served.metrics()
+    assert "\nnode_textfile_scrape_error 0\n" in text
+    assert f'{MEMORY}{{addr="' in text
+    assert served.complaints() == []
 
 
 @pytest.mark.parametrize("server_kind", ["valkey-9.1"], indirect=True)
