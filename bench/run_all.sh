@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-.venv/bin/python}
-SCRIPTS=(cycle redis_load targets once memory dirsync budget)
+SCRIPTS=(cycle redis_load targets once memory dirsync budget insight)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -31,6 +31,8 @@ OPT_INS = [
     family(catalog.STREAM_GROUP_CONSUMER_IDLE_SECONDS, 400),
     family(catalog.KEYS_COUNT, 4),
     family(catalog.KEY_GROUP_COUNT, 101),
+    family(catalog.BIGGEST_KEY_MEMORY_BYTES, 10),
+    family(catalog.CLUSTER_SLOT_KEYS, 10),
     family(catalog.SCRIPT_VALUES, 20),
     family(catalog.INFO_FAMILIES["total_system_memory"], 1),
 ]
@@ -70,6 +72,8 @@ def test_the_documented_order_step_by_step() -> None:
         catalog.KEY_GROUP_COUNT.name,
         catalog.SCRIPT_VALUES.name,
         catalog.CONFIG_VALUE.name,
+        catalog.BIGGEST_KEY_MEMORY_BYTES.name,
+        catalog.CLUSTER_SLOT_KEYS.name,
         "redis_total_system_memory_bytes",
     ]
 

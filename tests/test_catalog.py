@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.recorded import ADDR, NOW, REPLIES, Translated, load, parsed
+from tests.fixtures.reference import NOT_RECORDED, since_by_family, since_text
+from tests.support.recorded import ADDR, NOW, REPLIES, SERVERS, Translated, load, parsed
 from textfile_redis import catalog
 from textfile_redis.config import METRIC_LABELS
 from textfile_redis.translate import Extras, Outcome
@@ -19,9 +20,14 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "metrics.md"
-REGENERATE = ".venv/bin/python -m textfile_redis.catalog --write docs/metrics.md"
+REGENERATE = ".venv/bin/python -m tests.fixtures.reference --write docs/metrics.md"
 STATIC = {"cluster": "payments"}
-ALL_ON = Extras(include_config_metrics=True, include_system_metrics=True, export_client_port=True)
+ALL_ON = Extras(
+    include_config_metrics=True,
+    include_system_metrics=True,
+    export_client_port=True,
+    export_client_load=True,
+)
 # Replies no recording has (a sentinel's, a cluster node's), well formed, merged into each one.
 SENTINEL_AND_CLUSTER = {
     "cluster_info": "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_new_field:3\r\n",
@@ -30,6 +36,7 @@ SENTINEL_AND_CLUSTER = {
     "sentinel_replicas:mymaster": [["name", "r1", "flags", "slave"]],
     "sentinel_ckquorum:mymaster": "OK 3 usable Sentinels",
     "sentinel_config": ["resolve-hostnames", "no", "announce-port", "0"],
+    "acl_log": [["count", 2, "reason", "auth", "username", "alice", "age-seconds", "1.5"]],
 }
 SENTINEL_INFO = (
     "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\nsentinel_running_scripts:0\r\n"
@@ -132,7 +139,9 @@ def test_entries_have_known_types_and_options() -> None:
     """Every entry has a type the families know and names real target options."""
     options = {"", "check_keys", "check_single_keys", "count_keys", "check_key_groups",
                "check_streams", "check_single_streams", "export_client_list", "lua_scripts",
-               "include_config_metrics", "include_system_metrics"}  # fmt: skip
+               "include_config_metrics", "include_system_metrics",
+               "export_client_load", "export_acl_log", "export_biggest_keys",
+               "export_cluster_slot_stats"}  # fmt: skip
     for entry in catalog.FAMILIES:
         assert entry.kind in catalog.SAMPLE_SUFFIXES, entry.name
         assert set(entry.option.split(", ")) <= options, entry.name
@@ -165,5 +174,30 @@ def test_config_reserves_every_label_name_the_catalogue_uses() -> None:
 def test_docs_reference_is_generated_from_the_catalogue() -> None:
     """docs/metrics.md's family table is the catalogue's; a new family needs the doc regenerated."""
     text = DOC.read_text()
-    assert text == catalog.with_reference(text), f"docs/metrics.md is stale: run {REGENERATE}"
+    since = since_by_family()
+    assert text == catalog.with_reference(text, since), (
+        f"docs/metrics.md is stale: run {REGENERATE}"
+    )
     assert all(f"`{entry.name}`" in text for entry in catalog.FAMILIES)
+
+
+def test_since_names_the_first_version_of_each_line_that_writes_the_family() -> None:
+    """The since cell comes from the recordings: all five, the first of each line, or none."""
+    since = since_by_family()
+    assert since[catalog.UP.name] == "all"
+    assert since[catalog.LATENCY_PERCENTILES_USEC.name] == "Redis 7.0, Valkey 8.1"
+    assert since[catalog.COMMANDLOG_SLOW_LENGTH.name] == "Valkey 8.1"
+    assert since[catalog.INFO_FAMILIES["engines_count"].name] == "Valkey 9.1"
+    assert since[catalog.INFO_FAMILIES["master_link_up_since_seconds"].name] == "Redis 8.2"
+    assert since[catalog.KEY_SIZE.name] == "all"  # the opt-in recordings write the opt-ins
+    assert since[catalog.SENTINEL_MASTERS.name] == NOT_RECORDED
+    assert set(since) == {entry.name for entry in catalog.FAMILIES}
+
+
+def test_since_text_orders_versions_within_each_line() -> None:
+    """The first version is the oldest of its line, whatever order the set holds."""
+    assert since_text(frozenset(SERVERS)) == "all"
+    assert (
+        since_text(frozenset({"valkey-9.1", "redis-8.2", "redis-7.0"})) == "Redis 7.0, Valkey 9.1"
+    )
+    assert since_text(frozenset()) == NOT_RECORDED

@@ -700,6 +700,8 @@ def test_bad_tls_keys_are_refused(world: World, given: Given, expected: str) -> 
                 "lua_scripts: cannot read {etc}/missing.lua: No such file or directory",
             ),
             ('export_client_list = "yes"', "export_client_list: expected true or false, got 'yes'"),
+            ("insight_top_n = 101", "insight_top_n: must be at most 100, got 101"),
+            ("insight_top_n = 0", "insight_top_n: expected a whole number greater than 0, got 0"),
         ]
     ),
 )

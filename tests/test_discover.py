@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.hostile import Close, Drip, Error, Flood, HostileServer, resp
+from textfile_redis.config.addresses import parse_addr
+from textfile_redis.config.fields import Where
 from textfile_redis.discover import (
     Endpoint,
     NotRedisError,
     Probe,
+    address_name,
     discover,
     node_exporter_dirs,
     probe,
@@ -218,6 +221,20 @@ def test_colliding_names_become_full_names(host: FakeHost) -> None:
         "redis://127.0.0.1:6379": "127_0_0_1_6379",
         "redis://10.0.0.5:6379": "10_0_0_5_6379",
     }
+
+
+@pytest.mark.parametrize(
+    "addr",
+    [
+        "redis://[::1]:6380",
+        "redis://127.0.0.1:6379",
+        "rediss://cache.example:7000",
+        "unix:///run/redis/redis server.sock",
+    ],
+)
+def test_a_colliding_server_is_named_as_the_config_file_would_name_its_address(addr: str) -> None:
+    """Discovery's full name for an address is the name a configured target of it gets."""
+    assert address_name(addr) == parse_addr(addr, Where("config.toml", "target[0]"), "addr").name
 
 
 def test_an_impostor_that_does_not_answer_redis_is_dropped_with_one_debug_line(

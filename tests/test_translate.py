@@ -13,6 +13,7 @@ from textfile_redis import catalog
 from textfile_redis.commands import TRANSLATED_SETTINGS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import Extras, Outcome, translate
+from textfile_redis.translate.health import MAX_ENGINES, TLS_EXPIRY
 from textfile_redis.translate.translation import parse_info
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def test_up_and_instance_info_name_the_server(primary: Scraped) -> None:
     if primary.document["server"].startswith("valkey"):
         labels["valkey_version"] = primary.info("valkey_version")
         labels["valkey_release_stage"] = primary.info("valkey_release_stage")
+        labels["availability_zone"] = ""  # Valkey 8.1+ reports the field, empty when unset
     assert primary.value("redis_instance_info", **labels) == 1
 
 
@@ -316,7 +318,6 @@ def test_the_settings_asked_for_are_all_translation_reads(primary: Scraped) -> N
 
 # INFO fields no family is written from, each with the reason. A field a server adds must land
 # here or in a catalogue table: test_every_info_field_is_translated_or_ignored fails otherwise.
-NEWER_EXPORTER = "redis_exporter after v1.88 exports it (issue 16, item 2): as"
 IGNORED_INFO_FIELDS: dict[str, str] = {
     # Build and process descriptions: text, or constant for the process's life.
     "arch_bits": "build constant",
@@ -331,7 +332,6 @@ IGNORED_INFO_FIELDS: dict[str, str] = {
     "executable": "a path (text)",
     "config_file": "a path (text)",
     "process_supervised": "text",
-    "availability_zone": f"text; {NEWER_EXPORTER} a redis_instance_info label",
     # Clocks and renderings of fields that are exported.
     "server_time_usec": "the server's wall clock: the scrape's own time",
     "lru_clock": "an internal clock, not a measurement",
@@ -385,33 +385,11 @@ IGNORED_INFO_FIELDS: dict[str, str] = {
     "mem_cluster_slot_import": "redis_exporter v1.88 does not export it",
     "total_net_cluster_slot_export_bytes": "redis_exporter v1.88 does not export it",
     "total_net_cluster_slot_import_bytes": "redis_exporter v1.88 does not export it",
-    "replicas_waiting_psync": f"{NEWER_EXPORTER} redis_replicas_waiting_psync",
-    "replicas_repl_buffer_size": f"{NEWER_EXPORTER} redis_replicas_repl_buffer_size_bytes",
-    "replicas_repl_buffer_peak": f"{NEWER_EXPORTER} redis_replicas_repl_buffer_peak_bytes",
-    "mem_replicas_repl_buffer": f"{NEWER_EXPORTER} redis_mem_replicas_repl_buffer_bytes",
-    "expired_fields": f"{NEWER_EXPORTER} redis_expired_fields_total",
-    "expired_keys_with_volatile_items_stale_perc": (
-        f"{NEWER_EXPORTER} redis_expired_keys_with_volatile_items_stale_percentage"
-    ),
-    "acl_access_denied_db": f"{NEWER_EXPORTER} redis_acl_access_denied_db_total",
-    "acl_access_denied_tls_cert": f"{NEWER_EXPORTER} redis_acl_access_denied_tls_cert_total",
-    "engines_count": f"{NEWER_EXPORTER} redis_scripting_engines_count",
-    "engines_total_used_memory": f"{NEWER_EXPORTER} redis_scripting_engines_memory_used_bytes",
-    "engines_total_memory_overhead": (
-        f"{NEWER_EXPORTER} redis_scripting_engines_memory_overhead_bytes"
-    ),
-    "tls_server_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
-    "tls_client_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
-    "tls_ca_cert_expires_in_seconds": f"{NEWER_EXPORTER} its own name",
-    "tls_server_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
-    "tls_client_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
-    "tls_ca_cert_serial": f"text; {NEWER_EXPORTER} redis_tls_certificate_info",
 }
-# Fields named by pattern: one per thread, listener, engine, module or database.
+# Fields named by pattern: one per thread, listener, module or database.
 IGNORED_INFO_PATTERNS: dict[str, str] = {
     r"listener\d+": "a listener's name, address and port (text)",
     r"module": "a loaded module's name and options (text)",
-    r"engine_\d+": f"one scripting engine; {NEWER_EXPORTER} redis_scripting_engine_*",
     r"io_thread_\d+": (
         "Redis 8: one I/O thread's clients, reads and writes; their sums are exported"
         " (connected_clients, redis_total_reads_processed, redis_total_writes_processed)"
@@ -421,6 +399,10 @@ IGNORED_INFO_PATTERNS: dict[str, str] = {
         " family for them"
     ),
 }
+# Fields translated only in some states, which the recordings (no TLS) do not reach: a
+# certificate's expiry is written when the certificate is loaded (its serial is not "none").
+# test_tls_certificates_are_written_only_when_loaded checks them.
+STATE_DEPENDENT_INFO_FIELDS = {f"tls_{cert}_cert_expires_in_seconds" for cert in TLS_EXPIRY}
 # Sections whose every line is a command's or an error's, translated line by line whatever
 # its name: their names are the server's commands, not fields.
 PER_COMMAND_SECTIONS = ("Commandstats", "Latencystats", "Errorstats")
@@ -451,6 +433,7 @@ def test_every_info_field_is_translated_or_ignored(fixture: str) -> None:
     info = load(fixture)["replies"]["info"]
     written = [(f.name, tuple(f.lines)) for f in _info_only(info)]
     tables = {**catalog.INFO_FAMILIES, **catalog.SYSTEM_GAUGES, **catalog.CLUSTER_GAUGES}
+    tables |= dict.fromkeys(STATE_DEPENDENT_INFO_FIELDS, "")
     lines = [line for line in parse_info(info).lines if line[0] not in PER_COMMAND_SECTIONS]
     ignored = {key for _, key, _ in lines if _ignored(key)}
     silent = [
@@ -501,3 +484,132 @@ def test_redis_8_replica_fields_become_their_families() -> None:
     kinds = {family.name: family.kind for family in replica.families}
     assert kinds["redis_disconnect_time_seconds_total"] == "counter"
     assert kinds["redis_master_link_up_since_seconds"] == "gauge"
+
+
+def _with_info(fixture: str, replace: dict[str, str], add: str = "") -> Scraped:
+    """A recording whose INFO has these fields' values replaced (each field must be in it).
+
+    `add`, lines to append: translation reads these fields by name, whatever their section.
+    """
+    document = load(fixture)
+    info = document["replies"]["info"]
+    for field, value in replace.items():
+        line = f"{field}:{value}\r"
+        info, count = re.subn(rf"^{re.escape(field)}:.*\r$", line, info, flags=re.MULTILINE)
+        assert count == 1, field
+    return Scraped(fixture, replies={**document["replies"], "info": info + add})
+
+
+def test_valkey_9_fields_newer_exporters_read_become_their_families() -> None:
+    """Valkey 9.1's replica buffers, expired fields, ACL denials and engine totals are exported."""
+    replica = Scraped("valkey-9.1-replica")
+    gauges = {
+        "redis_replicas_waiting_psync": "replicas_waiting_psync",
+        "redis_replicas_repl_buffer_size_bytes": "replicas_repl_buffer_size",
+        "redis_replicas_repl_buffer_peak_bytes": "replicas_repl_buffer_peak",
+        "redis_mem_replicas_repl_buffer_bytes": "mem_replicas_repl_buffer",
+        "redis_expired_keys_with_volatile_items_stale_percentage": (
+            "expired_keys_with_volatile_items_stale_perc"
+        ),
+        "redis_scripting_engines": "engines_count",
+        "redis_scripting_engines_memory_used_bytes": "engines_total_used_memory",
+        "redis_scripting_engines_memory_overhead_bytes": "engines_total_memory_overhead",
+        "redis_expired_fields_total": "expired_fields",
+        "redis_acl_access_denied_db_total": "acl_access_denied_db",
+        "redis_acl_access_denied_tls_cert_total": "acl_access_denied_tls_cert",
+    }
+    for name, field in gauges.items():
+        assert replica.value(name) == float(replica.info(field)), name
+    assert replica.value("redis_scripting_engines") == 1
+    assert replica.value("redis_scripting_engines_memory_used_bytes") == 69632
+    kinds = {family.name: family.kind for family in replica.families}
+    assert kinds["redis_acl_access_denied_db_total"] == "counter"
+    assert kinds["redis_expired_fields_total"] == "counter"
+
+
+def test_scripting_engines_have_a_series_each() -> None:
+    """engine_0 (Valkey 9.1's LUA) gives its memory and overhead labelled with its name."""
+    primary = Scraped("valkey-9.1-primary")
+    assert primary.value("redis_scripting_engine_memory_used_bytes", engine="LUA") == 69632
+    assert primary.value("redis_scripting_engine_memory_overhead_bytes", engine="LUA") == 56
+    assert Scraped("valkey-8.1-primary").family("redis_scripting_engine_memory_used_bytes") is None
+
+
+def test_availability_zone_is_an_instance_info_label_where_reported() -> None:
+    """Valkey's availability_zone labels redis_instance_info; Redis has no such label."""
+    zoned = _with_info("valkey-9.1-primary", {"availability_zone": "eu-west-1a"})
+    (labels,) = zoned.samples("redis_instance_info")
+    assert labels["availability_zone"] == "eu-west-1a"
+    (redis_labels,) = Scraped("redis-8.2-primary").samples("redis_instance_info")
+    assert "availability_zone" not in redis_labels
+
+
+@pytest.mark.parametrize(
+    ("fixture", "field"),
+    [("redis-8.2-primary", "subexpiry"), ("valkey-9.1-primary", "keys_with_volatile_items")],
+)
+def test_keys_with_expiring_items_come_from_either_keyspace_field(fixture: str, field: str) -> None:
+    """Redis's subexpiry and Valkey's keys_with_volatile_items both feed one keyspace family."""
+    scraped = _with_info(fixture, {"db1": f"keys=4,expires=3,avg_ttl=7199796,{field}=2"})
+    assert scraped.value("redis_db_keys_with_expiring_items", db="db1") == 2
+    assert scraped.value("redis_db_keys_with_expiring_items", db="db0") == 0
+    assert scraped.value("redis_db_keys_cached", db="db1") is None
+    assert Scraped("redis-7.0-primary").family("redis_db_keys_with_expiring_items") is None
+
+
+def test_tls_certificates_are_written_only_when_loaded() -> None:
+    """A loaded certificate's expiry and serial are written; Valkey's 0 for "none" is not."""
+    without = Scraped("valkey-9.1-primary")
+    assert without.family("redis_tls_server_cert_expires_in_seconds") is None
+    assert without.family("redis_tls_certificate_info") is None
+    loaded = _with_info(
+        "valkey-9.1-primary",
+        {"tls_server_cert_serial": "4A1F", "tls_server_cert_expires_in_seconds": "172795"},
+    )
+    assert loaded.value("redis_tls_server_cert_expires_in_seconds") == 172795
+    assert loaded.value("redis_tls_certificate_info", cert="server", serial="4A1F") == 1
+    assert loaded.family("redis_tls_ca_cert_expires_in_seconds") is None  # still "none"
+
+
+def test_last_save_age_is_the_scrape_clock_less_the_last_save() -> None:
+    """redis_rdb_last_save_age_seconds is now - rdb_last_save_time on every recording."""
+    for server in SERVERS:
+        primary = Scraped(f"{server}-primary")
+        age = NOW - float(primary.info("rdb_last_save_time"))
+        assert primary.value("redis_rdb_last_save_age_seconds") == age, server
+
+
+def test_link_down_since_is_written_only_while_the_link_is_down() -> None:
+    """A replica whose link is down reports for how long, labelled with its primary."""
+    assert Scraped("redis-8.2-replica").family("redis_master_link_down_since_seconds") is None
+    down = _with_info(
+        "redis-7.0-replica",
+        {"master_link_status": "down"},
+        add="master_link_down_since_seconds:42\r\n",
+    )
+    master = {"master_host": "127.0.0.1", "master_port": down.info("master_port")}
+    assert down.value("redis_master_link_down_since_seconds", **master) == 42
+    assert down.value("redis_master_link_up", **master) == 0
+
+
+def test_health_fields_a_server_garbles_write_nothing_wrong() -> None:
+    """Unreadable expiries, save times and engine lines lose their own series, never INFO's."""
+    flood = "".join(f"engine_{n}:name=E{n},used_memory={n}\r\n" for n in range(1, 100))
+    scraped = _with_info(
+        "valkey-9.1-primary",
+        {
+            "tls_server_cert_serial": "AB",
+            "tls_server_cert_expires_in_seconds": "soon",
+            "rdb_last_save_time": "nan",
+        },
+        add=flood,
+    )
+    engines = scraped.samples("redis_scripting_engine_memory_used_bytes")
+    assert len(engines) == MAX_ENGINES  # the first 64 engine lines, LUA's included
+    assert scraped.family("redis_tls_server_cert_expires_in_seconds") is None
+    assert scraped.value("redis_tls_certificate_info", cert="server", serial="AB") == 1
+    assert scraped.family("redis_rdb_last_save_age_seconds") is None
+    assert scraped.value("redis_connected_clients") == float(scraped.info("connected_clients"))
+    assert scraped.malformed == ()
+    nameless = _with_info("valkey-9.1-primary", {"engine_0": "module=lua,used_memory=1"})
+    assert nameless.family("redis_scripting_engine_memory_used_bytes") is None

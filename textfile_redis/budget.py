@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from .exposition import Family
 
 # What is left out first: per client, per key, streams (per consumer, per group, per stream),
-# pattern counts, key groups, Lua script values, settings, system memory. One step is an option
-# and, for streams, the labels that say how finely a family splits.
+# pattern counts, key groups, Lua script values, settings, then the insight families (capped at
+# insight_top_n + 1 series each, or per database for biggest keys, so they go late), system
+# memory. One step is an option and, for streams, the labels that say how finely a family splits.
 DROP_ORDER: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     (catalog.CLIENTS_OPTION, None),
     (catalog.KEYS_OPTION, None),
@@ -31,6 +32,10 @@ DROP_ORDER: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("check_key_groups", None),
     ("lua_scripts", None),
     (catalog.CONFIG_OPTION, None),
+    (catalog.CLIENT_LOAD_OPTION, None),
+    (catalog.ACL_LOG_OPTION, None),
+    (catalog.BIGGEST_KEYS_OPTION, None),
+    (catalog.SLOT_STATS_OPTION, None),
     ("include_system_metrics", None),
 )
 # The budget's own families: the series and limit samples, and one per family left out.

@@ -1,7 +1,8 @@
 """Every metric family textfile-redis writes, defined once: name, type, HELP, labels, source.
 
 Translation refers to these entries, never to names of its own making; docs/metrics.md's
-reference is generated from them (`python -m textfile_redis.catalog --write docs/metrics.md`);
+reference is generated from them (`python -m tests.fixtures.reference --write docs/metrics.md`,
+which adds the first server version each family is written for, from the recordings);
 tests/test_catalog.py holds every family written on every recording to them. Names follow
 redis_exporter v1.88; HELP is the same in every file (node_exporter refuses a family whose HELP
 differs between files). Only INFO_FIELD_BY_NAME stands for names no table can list.
@@ -9,11 +10,12 @@ differs between files). Only INFO_FIELD_BY_NAME stands for names no table can li
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 GAUGE, COUNTER, SUMMARY, HISTOGRAM = "gauge", "counter", "summary", "histogram"
 COMMON_LABELS = ("addr",)  # on every series, with the target's static labels
@@ -59,6 +61,8 @@ SETTING = ("key",)
 KEYS_OPTION = "check_keys, check_single_keys"
 STREAMS_OPTION = "check_streams, check_single_streams"
 CLIENTS_OPTION = "export_client_list"
+CLIENT_LOAD_OPTION = "export_client_load"
+ACL_LOG_OPTION = "export_acl_log"
 CONFIG_OPTION = "include_config_metrics"
 INSTANCE_LABELS = (
     "role",
@@ -86,7 +90,7 @@ INSTANCE_INFO = Metric(
     "Identity of the Redis server; the value is always 1.",
     INSTANCE_LABELS,
     "INFO",
-    optional=("valkey_version", "valkey_release_stage"),
+    optional=("valkey_version", "valkey_release_stage", "availability_zone"),
 )
 START_TIME_SECONDS = Metric(
     "redis_start_time_seconds",
@@ -111,6 +115,13 @@ LATEST_FORK_SECONDS = Metric(
     GAUGE,
     "Duration of the latest fork, in seconds.",
     source="INFO latest_fork_usec",
+)
+RDB_LAST_SAVE_AGE_SECONDS = Metric(
+    "redis_rdb_last_save_age_seconds",
+    GAUGE,
+    "Seconds since the last successful RDB save, by the scrape's clock; the server's start counts"
+    " as a save.",
+    source="INFO rdb_last_save_time, the scrape's clock",
 )
 ACTIVE_TIME_IO_THREAD_SECONDS_TOTAL = Metric(
     "redis_active_time_io_thread_seconds_total",
@@ -137,6 +148,13 @@ DB_KEYS_CACHED = Metric(
     "Number of cached keys in the database (KeyDB).",
     DB,
     "INFO Keyspace",
+)
+DB_KEYS_WITH_EXPIRING_ITEMS = Metric(
+    "redis_db_keys_with_expiring_items",
+    GAUGE,
+    "Number of keys in the database holding items (hash fields) with an expiry.",
+    DB,
+    "INFO Keyspace subexpiry (Redis 7.4+), keys_with_volatile_items (Valkey 9+)",
 )
 DB_AVG_TTL_SECONDS = Metric(
     "redis_db_avg_ttl_seconds",
@@ -230,6 +248,13 @@ MASTER_LINK_UP = Metric(
     MASTER,
     "INFO Replication",
 )
+MASTER_LINK_DOWN_SINCE_SECONDS = Metric(
+    "redis_master_link_down_since_seconds",
+    GAUGE,
+    "Seconds the replica's link to its primary has been down; -1 if it was never up.",
+    MASTER,
+    "INFO Replication master_link_down_since_seconds",
+)
 MASTER_LAST_IO_SECONDS_AGO = Metric(
     "redis_master_last_io_seconds_ago",
     GAUGE,
@@ -271,6 +296,49 @@ CONNECTED_SLAVE_LAG_SECONDS = Metric(
     "Seconds since a connected replica last acknowledged.",
     SLAVE,
     "INFO Replication",
+)
+
+# TLS certificates (Valkey 9.1+), written only for a certificate the server has loaded.
+TLS_SERVER_CERT_EXPIRES_IN_SECONDS = Metric(
+    "redis_tls_server_cert_expires_in_seconds",
+    GAUGE,
+    "Seconds until the server's TLS certificate expires; negative once it has.",
+    source="INFO TLS tls_server_cert_expires_in_seconds",
+)
+TLS_CLIENT_CERT_EXPIRES_IN_SECONDS = Metric(
+    "redis_tls_client_cert_expires_in_seconds",
+    GAUGE,
+    "Seconds until the TLS client certificate (for replication, cluster bus) expires.",
+    source="INFO TLS tls_client_cert_expires_in_seconds",
+)
+TLS_CA_CERT_EXPIRES_IN_SECONDS = Metric(
+    "redis_tls_ca_cert_expires_in_seconds",
+    GAUGE,
+    "Seconds until the TLS CA certificate expires; negative once it has.",
+    source="INFO TLS tls_ca_cert_expires_in_seconds",
+)
+TLS_CERTIFICATE_INFO = Metric(
+    "redis_tls_certificate_info",
+    GAUGE,
+    "A TLS certificate the server has loaded, by kind and serial; the value is always 1.",
+    ("cert", "serial"),
+    "INFO TLS tls_<cert>_cert_serial",
+)
+
+# Scripting engines (Valkey 9.1+), one series per engine.
+SCRIPTING_ENGINE_MEMORY_USED_BYTES = Metric(
+    "redis_scripting_engine_memory_used_bytes",
+    GAUGE,
+    "Memory the scripting engine uses, in bytes.",
+    ("engine",),
+    "INFO Scripting Engines engine_<n>",
+)
+SCRIPTING_ENGINE_MEMORY_OVERHEAD_BYTES = Metric(
+    "redis_scripting_engine_memory_overhead_bytes",
+    GAUGE,
+    "Memory overhead of the scripting engine, in bytes.",
+    ("engine",),
+    "INFO Scripting Engines engine_<n>",
 )
 
 # Settings.
@@ -580,6 +648,77 @@ LAST_KEY_GROUPS_SCRAPE_DURATION_MILLISECONDS = Metric(
     option="check_key_groups",
 )
 
+# Opt-in, bounded insight: the biggest keys of each database (the last complete SCAN sweep's
+# top insight_top_n by sampled MEMORY USAGE) and a cluster node's busiest slots.
+BIGGEST_KEYS_OPTION = "export_biggest_keys"
+SLOT_STATS_OPTION = "export_cluster_slot_stats"
+BIGGEST_KEY = ("db", "key", "type")
+SLOT = ("slot",)
+BIGGEST_KEY_MEMORY_BYTES = Metric(
+    "redis_biggest_key_memory_bytes",
+    GAUGE,
+    "Memory one of the database's insight_top_n biggest keys takes, sampled, in bytes.",
+    BIGGEST_KEY,
+    "SCAN, MEMORY USAGE SAMPLES 5, TYPE",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_OTHER_MEMORY_BYTES = Metric(
+    "redis_biggest_keys_other_memory_bytes",
+    GAUGE,
+    "Memory the database's keys outside its biggest take together, sampled, in bytes.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_SCANNED_KEYS = Metric(
+    "redis_biggest_keys_scanned_keys",
+    GAUGE,
+    "Keys the last complete biggest-keys sweep of the database measured.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+BIGGEST_KEYS_SWEEP_SECONDS = Metric(
+    "redis_biggest_keys_sweep_seconds",
+    GAUGE,
+    "Time the last complete biggest-keys sweep of the database took, over its cycles, in seconds.",
+    DB,
+    "SCAN, MEMORY USAGE SAMPLES 5",
+    BIGGEST_KEYS_OPTION,
+)
+CLUSTER_SLOT_KEYS = Metric(
+    "redis_cluster_slot_keys",
+    GAUGE,
+    "Keys in the slot, for the node's insight_top_n slots holding the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY key-count",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_CPU_SECONDS_TOTAL = Metric(
+    "redis_cluster_slot_cpu_seconds_total",
+    COUNTER,
+    "CPU time the slot's commands took, for the node's insight_top_n busiest slots, in seconds.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY cpu-usec",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_NETWORK_BYTES_IN_TOTAL = Metric(
+    "redis_cluster_slot_network_bytes_in_total",
+    COUNTER,
+    "Bytes the slot's commands received, for the node's insight_top_n slots receiving the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY network-bytes-in",
+    SLOT_STATS_OPTION,
+)
+CLUSTER_SLOT_NETWORK_BYTES_OUT_TOTAL = Metric(
+    "redis_cluster_slot_network_bytes_out_total",
+    COUNTER,
+    "Bytes the slot's commands sent, for the node's insight_top_n slots sending the most.",
+    SLOT,
+    "CLUSTER SLOT-STATS ORDERBY network-bytes-out",
+    SLOT_STATS_OPTION,
+)
+
 # Opt-in: streams.
 STREAM_LENGTH = Metric(
     "redis_stream_length", GAUGE, "Entries in the stream.", STREAM, "XINFO STREAM", STREAMS_OPTION
@@ -812,6 +951,101 @@ CONNECTED_CLIENT_IDLE_SINCE_TIMESTAMP = Metric(
     CLIENTS_OPTION,
 )
 
+# Opt-in: load per ACL user and per client name, summed over CLIENT LIST; our own families (no
+# exporter has them). The top insight_top_n by connections keep their label, the rest is `other`.
+# Commands and bytes are sums over the connections open now: they drop when a client leaves, so
+# they are gauges, not counters.
+_OURS = "textfile-redis's own family"
+CONNECTED_CLIENTS_BY_USER = Metric(
+    "redis_connected_clients_by_user",
+    GAUGE,
+    f"Connections open per ACL user; the top N users, the rest as other ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_COMMANDS_PROCESSED_BY_USER = Metric(
+    "redis_client_commands_processed_by_user",
+    GAUGE,
+    "Commands run by the user's open connections (tot-cmds, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_INPUT_BYTES_BY_USER = Metric(
+    "redis_client_net_input_bytes_by_user",
+    GAUGE,
+    "Bytes read from the user's open connections (tot-net-in, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_OUTPUT_BYTES_BY_USER = Metric(
+    "redis_client_net_output_bytes_by_user",
+    GAUGE,
+    "Bytes sent to the user's open connections (tot-net-out, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("user",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CONNECTED_CLIENTS_BY_NAME = Metric(
+    "redis_connected_clients_by_name",
+    GAUGE,
+    f"Connections open per client name; the top N names, the rest as other ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_COMMANDS_PROCESSED_BY_NAME = Metric(
+    "redis_client_commands_processed_by_name",
+    GAUGE,
+    "Commands run by the open connections of this name (tot-cmds, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_INPUT_BYTES_BY_NAME = Metric(
+    "redis_client_net_input_bytes_by_name",
+    GAUGE,
+    "Bytes read from the open connections of this name (tot-net-in, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+CLIENT_NET_OUTPUT_BYTES_BY_NAME = Metric(
+    "redis_client_net_output_bytes_by_name",
+    GAUGE,
+    "Bytes sent to the open connections of this name (tot-net-out, where reported); "
+    f"drops when one closes ({_OURS}).",
+    ("name",),
+    "CLIENT LIST",
+    CLIENT_LOAD_OPTION,
+)
+
+# Opt-in: ACL LOG, our own families. Entries age out and ACL LOG RESET empties the log: gauges.
+ACL_LOG_ENTRIES = Metric(
+    "redis_acl_log_entries",
+    GAUGE,
+    f"Entries in the ACL log, of the newest 128 read ({_OURS}).",
+    source="ACL LOG 128",
+    option=ACL_LOG_OPTION,
+)
+ACL_LOG_DENIALS = Metric(
+    "redis_acl_log_denials",
+    GAUGE,
+    "Denials the ACL log holds (its entries' count), per reason and user (unknown: a failed "
+    "AUTH's name that is no user); the top N pairs, the rest as other; drops when entries "
+    f"leave the log ({_OURS}).",
+    ("reason", "user"),
+    "ACL LOG 128, ACL USERS",
+    ACL_LOG_OPTION,
+)
+
 # Opt-in: Lua scripts.
 SCRIPT_RESULT = Metric(
     "redis_script_result",
@@ -934,6 +1168,10 @@ INFO_GAUGES: dict[str, str] = {
     "number_of_cached_scripts": "redis_number_of_cached_scripts",
     "number_of_functions": "redis_number_of_functions",
     "number_of_libraries": "redis_number_of_libraries",
+    # Valkey 9.1's scripting engines in total (by the rules; per engine: SCRIPTING_ENGINE_*).
+    "engines_count": "redis_scripting_engines",
+    "engines_total_used_memory": "redis_scripting_engines_memory_used_bytes",
+    "engines_total_memory_overhead": "redis_scripting_engines_memory_overhead_bytes",
     "used_memory_vm_functions": "redis_memory_used_vm_functions_bytes",
     "used_memory_scripts": "redis_memory_used_scripts_bytes",
     "used_memory_functions": "redis_memory_used_functions_bytes",
@@ -951,9 +1189,14 @@ INFO_GAUGES: dict[str, str] = {
     "mem_aof_buffer": "redis_mem_aof_buffer_bytes",
     "mem_replication_backlog": "redis_mem_replication_backlog_bytes",
     "expired_stale_perc": "redis_expired_stale_percentage",
+    # Valkey 9.1's; redis_exporter v1.90+ exports these, names by its rules (docs/metrics.md).
+    "expired_keys_with_volatile_items_stale_perc": (
+        "redis_expired_keys_with_volatile_items_stale_percentage"
+    ),
     "mem_not_counted_for_evict": "redis_mem_not_counted_for_eviction_bytes",
     "mem_total_replication_buffers": "redis_mem_total_replication_buffers_bytes",
     "mem_replica_full_sync_buffer": "redis_mem_replica_full_sync_buffer_bytes",  # Redis 8
+    "mem_replicas_repl_buffer": "redis_mem_replicas_repl_buffer_bytes",  # Valkey 9.1; by the rules
     "mem_overhead_db_hashtable_rehashing": "redis_mem_overhead_db_hashtable_rehashing_bytes",
     "lazyfree_pending_objects": "redis_lazyfree_pending_objects",
     "lazyfreed_objects": "redis_lazyfreed_objects",
@@ -1013,6 +1256,10 @@ INFO_GAUGES: dict[str, str] = {
     "sync_full": "redis_replica_resyncs_full",
     "sync_partial_ok": "redis_replica_partial_resync_accepted",
     "sync_partial_err": "redis_replica_partial_resync_denied",
+    # Valkey 8.1+: replicas waiting for a partial resync, a replica's own buffer (by the rules).
+    "replicas_waiting_psync": "redis_replicas_waiting_psync",
+    "replicas_repl_buffer_size": "redis_replicas_repl_buffer_size_bytes",
+    "replicas_repl_buffer_peak": "redis_replicas_repl_buffer_peak_bytes",
     # A Redis 8 replica's link and full-sync buffer; redis_exporter names none of them yet, so
     # these follow its rules (docs/metrics.md lists them).
     "master_link_up_since_seconds": "redis_master_link_up_since_seconds",
@@ -1076,6 +1323,7 @@ INFO_COUNTERS: dict[str, str] = {
     "total_net_repl_output_bytes": "redis_net_repl_output_bytes_total",
     "expired_subkeys": "redis_expired_subkeys_total",
     "expired_keys": "redis_expired_keys_total",
+    "expired_fields": "redis_expired_fields_total",  # Valkey 9.1; by the rules
     "expired_time_cap_reached_count": "redis_expired_time_cap_reached_total",
     "expire_cycle_cpu_milliseconds": "redis_expire_cycle_cpu_time_ms_total",
     "evicted_keys": "redis_evicted_keys_total",
@@ -1108,6 +1356,8 @@ INFO_COUNTERS: dict[str, str] = {
     "acl_access_denied_cmd": "redis_acl_access_denied_cmd_total",
     "acl_access_denied_key": "redis_acl_access_denied_key_total",
     "acl_access_denied_channel": "redis_acl_access_denied_channel_total",
+    "acl_access_denied_db": "redis_acl_access_denied_db_total",  # Valkey 9.1; by the rules
+    "acl_access_denied_tls_cert": "redis_acl_access_denied_tls_cert_total",  # Valkey 9.1
     "cached_keys": "redis_cached_keys_total",
     "storage_provider_read_hits": "redis_storage_provider_read_hits",
     "storage_provider_read_misses": "redis_storage_provider_read_misses",
@@ -1232,21 +1482,25 @@ def written_by_name(sample_name: str) -> Metric | None:
 
 
 # docs/metrics.md's reference: the text between these markers is generated.
-DOC_BEGIN = "<!-- catalog:begin (python -m textfile_redis.catalog --write docs/metrics.md) -->"
+DOC_BEGIN = "<!-- catalog:begin (python -m tests.fixtures.reference --write docs/metrics.md) -->"
 DOC_END = "<!-- catalog:end -->"
 
 
-def markdown() -> str:
-    """The reference table of every family, as docs/metrics.md holds it."""
+def markdown(since: Mapping[str, str]) -> str:
+    """The reference table of every family, as docs/metrics.md holds it.
+
+    `since` gives each family's first server version, by name: the recordings tell it, which
+    this module does not read (tests/fixtures/reference.py does).
+    """
     rows = [
-        "| family | type | labels | source | enabled by | HELP |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| family | type | labels | source | enabled by | since | HELP |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows += [_row(entry) for entry in FAMILIES]
+    rows += [_row(entry, since.get(entry.name, "")) for entry in FAMILIES]
     return "\n".join(rows) + "\n"
 
 
-def _row(entry: Metric) -> str:
+def _row(entry: Metric, since: str) -> str:
     labels = [f"`{label}`" for label in entry.labels]
     labels += [f"`{label}` (some)" for label in entry.optional]
     enabled = (
@@ -1256,31 +1510,24 @@ def _row(entry: Metric) -> str:
     )
     if entry.opt_out:
         enabled += f"; off with `{entry.opt_out}`"
-    cells = (f"`{entry.name}`", entry.kind, ", ".join(labels), entry.source, enabled, entry.help)
+    cells = (
+        f"`{entry.name}`",
+        entry.kind,
+        ", ".join(labels),
+        entry.source,
+        enabled,
+        since,
+        entry.help,
+    )
     name, *rest = (cell.replace("|", "\\|") for cell in cells)
     return "| " + " | ".join([name, *(cell.replace("<", "&lt;") for cell in rest)]) + " |"
 
 
-def with_reference(document: str) -> str:
+def with_reference(document: str, since: Mapping[str, str]) -> str:
     """A document with the text between the markers replaced by the generated reference."""
     head, begin, rest = document.partition(DOC_BEGIN)
     _, end, tail = rest.partition(DOC_END)
     if not begin or not end:
         msg = f"the document lacks the markers {DOC_BEGIN!r} and {DOC_END!r}"
         raise ValueError(msg)
-    return f"{head}{DOC_BEGIN}\n\n{markdown()}\n{DOC_END}{tail}"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print the reference table, or rewrite a document's reference in place."""
-    parser = argparse.ArgumentParser(prog="python -m textfile_redis.catalog")
-    parser.add_argument("--write", type=Path, metavar="DOC", help="rewrite DOC between markers")
-    args = parser.parse_args(argv)
-    if args.write is None:
-        sys.stdout.write(markdown())
-    else:
-        args.write.write_text(with_reference(args.write.read_text()))
-
-
-if __name__ == "__main__":
-    main()
+    return f"{head}{DOC_BEGIN}\n\n{markdown(since)}\n{DOC_END}{tail}"

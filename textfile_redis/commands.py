@@ -27,8 +27,17 @@ COMMANDLOG: dict[str, Command] = {
 }
 CLUSTER_INFO: dict[str, Command] = {"cluster_info": ("CLUSTER", "INFO")}
 CLIENT_LIST: dict[str, Command] = {"client_list": ("CLIENT", "LIST")}
+# The newest entries only: the log holds 128 by default (acllog-max-len), each under 1 KB.
+ACL_LOG_ENTRIES = 128
+# ACL USERS: a failed AUTH's user name is exported only when it names a user (insight.py).
+ACL_LOG: dict[str, Command] = {
+    "acl_log": ("ACL", "LOG", ACL_LOG_ENTRIES),
+    "acl_users": ("ACL", "USERS"),
+}
 SENTINEL_MASTERS: dict[str, Command] = {"sentinel_masters": ("SENTINEL", "MASTERS")}
 SENTINEL_CONFIG: dict[str, Command] = {"sentinel_config": ("SENTINEL", "CONFIG", "GET", "*")}
+SLOT_STATS = "slot_stats_keys"  # its reply and the traffic orders' become one: "slot_stats"
+SLOT_TRAFFIC_ORDERS = ("cpu-usec", "network-bytes-in", "network-bytes-out")
 SCRIPT_PREFIX = "script:"  # reply names of the user's Lua scripts: script:<path>
 # The settings translation reads unless every setting is exported (include_config_metrics):
 # a tenth of the reply that CONFIG GET * costs, and less than half its server time.
@@ -54,12 +63,18 @@ class ServerFeatures:
     commandlog: bool = False
     cluster: bool = False  # a cluster node whose INFO lacks CLUSTER INFO's fields
     sentinel: bool = False
+    slot_stats: bool = False  # CLUSTER SLOT-STATS: a cluster node of Valkey 8+ or Redis 8.2+
+    acl: bool = False  # ACL LOG (Redis 6, every Valkey)
 
     @classmethod
     def from_info(cls, info: str) -> ServerFeatures:
         """Read versions, the server mode and cluster_enabled from an INFO reply."""
         redis_7 = _version(info, "redis_version") >= (7, 0)  # Valkey says redis_version:7.2.4
         mode = _field(info, "redis_mode") or _field(info, "server_mode")
+        valkey = _version(info, "valkey_version")
+        slot_stats = valkey >= (8, 0) or (
+            not valkey[0] and _version(info, "redis_version") >= (8, 2)
+        )
         return cls(
             latency_histogram=redis_7,
             config_get_many=redis_7,
@@ -68,6 +83,8 @@ class ServerFeatures:
             # write every redis_cluster_* series twice.
             cluster="\ncluster_enabled:1" in info and "\ncluster_state:" not in info,
             sentinel=mode == "sentinel",
+            slot_stats=slot_stats and "\ncluster_enabled:1" in info,
+            acl=_version(info, "redis_version") >= (6, 0),
         )
 
 
@@ -106,13 +123,21 @@ def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Comman
         (features.latency_histogram and latency, LATENCY_HISTOGRAM),
         (features.commandlog, COMMANDLOG),
         (features.cluster, CLUSTER_INFO),
-        (target.options.export_client_list, CLIENT_LIST),
+        (_wants_client_list(target), CLIENT_LIST),
+        (features.acl and target.options.export_acl_log, ACL_LOG),
     ):
         if wanted:
             commands.update(extra)
     for script in target.options.lua_scripts:
         commands[f"{SCRIPT_PREFIX}{script.path}"] = ("EVAL", script.source, 0)
+    if features.slot_stats and target.options.export_cluster_slot_stats:
+        commands[SLOT_STATS] = slot_stats_command("key-count", target.options.insight_top_n)
     return commands
+
+
+def slot_stats_command(order: str, limit: int) -> Command:
+    """The node's `limit` busiest slots by `order`, busiest first."""
+    return ("CLUSTER", "SLOT-STATS", "ORDERBY", order, "LIMIT", limit)
 
 
 def sentinel_master_commands(master: str) -> dict[str, Command]:
@@ -132,8 +157,13 @@ def _config(target: Target, features: ServerFeatures) -> dict[str, Command]:
     return {"config": (target.config_command, "GET", *TRANSLATED_SETTINGS)}
 
 
+def _wants_client_list(target: Target) -> bool:
+    """CLIENT LIST is one reply for both the per-client families and the load per user and name."""
+    return target.options.export_client_list or target.options.export_client_load
+
+
 def _sentinel_extras(target: Target) -> dict[str, Command]:
-    extras = dict(CLIENT_LIST) if target.options.export_client_list else {}
+    extras = dict(CLIENT_LIST) if _wants_client_list(target) else {}
     if target.options.include_config_metrics:
         extras.update(SENTINEL_CONFIG)
     return extras

@@ -286,4 +286,7 @@ def _extras(target: Target) -> Extras:
         include_system_metrics=options.include_system_metrics,
         export_client_port=options.export_client_port,
         max_distinct_key_groups=options.max_distinct_key_groups,
+        export_client_list=options.export_client_list,
+        export_client_load=options.export_client_load,
+        insight_top_n=options.insight_top_n,
     )

@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 from .replies import as_dict
 
@@ -32,6 +32,7 @@ SIZE_COMMANDS = {
     "hash": "HLEN",
     "stream": "XLEN",
 }
+MEMORY_SAMPLES = 5  # MEMORY USAGE's own default: nested values are estimated from 5 elements
 _KEYSPACE_LINE = re.compile(r"^db(\d+):keys=(\d+)", re.MULTILINE)
 
 # One SCAN batch of a database classified by the user's Lua patterns, on the server: only group
@@ -92,6 +93,10 @@ class Budget:
         """True while there is time and room for another round trip."""
         return self._clock() < self._deadline and self._room()
 
+    def now(self) -> float:
+        """The clock's reading."""
+        return self._clock()
+
     def spent_ms(self) -> float:
         """Milliseconds since this cycle's inspection began."""
         return (self._clock() - self.started) * 1000
@@ -124,6 +129,54 @@ class Sweep:
             self.result, self.partial = self.partial, {}
 
 
+@dataclass(slots=True)
+class TopSweep:
+    """One SCAN over a database measuring every key, keeping only the `limit` biggest.
+
+    The published result is the last complete sweep's, so that the top N stays put while
+    nothing changes; memory held between cycles is `limit` keys, however big the database.
+    """
+
+    pattern: ClassVar[str] = ""  # every key: as key groups, it names no pattern
+    db: int
+    limit: int
+    started: float = 0.0  # when the sweep in progress began
+    cursor: int = 0
+    partial: dict[str, int] = field(default_factory=dict)  # key -> bytes, the biggest so far
+    scanned: int = 0
+    total: int = 0  # bytes of every key measured, the biggest included
+    result: dict[str, Any] | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        """True when the sweep stopped mid-way: what is published is older, or missing."""
+        return self.cursor != 0 or self.result is None
+
+    def take(self, next_cursor: int, measured: dict[str, int], now: float) -> bool:
+        """Add one batch's measurements; True when a cursor of 0 completed the sweep."""
+        self.partial.update(measured)
+        self.scanned += len(measured)
+        self.total += sum(measured.values())
+        self.partial = dict(_biggest(self.partial, self.limit))
+        self.cursor = next_cursor
+        if next_cursor != 0:
+            return False
+        self.result = {
+            "db": self.db,
+            "keys": [{"key": k, "memory": m} for k, m in self.partial.items()],
+            "scanned": self.scanned,
+            "memory": self.total,
+            "seconds": now - self.started,
+        }
+        self.partial, self.scanned, self.total = {}, 0, 0
+        return True
+
+
+def _biggest(measured: dict[str, int], limit: int) -> list[tuple[str, int]]:
+    """The `limit` biggest keys, biggest first; of the same size, by name: a total order."""
+    return sorted(measured.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
 class KeyInspector:
     """A target's key, count, group and stream inspection; SCAN state lives between cycles."""
 
@@ -136,6 +189,7 @@ class KeyInspector:
             (p for p in options.check_streams if GLOB.search(p.pattern)), only_type="stream"
         )
         self._group_sweeps: dict[int, Sweep] = {}
+        self._top_sweeps: dict[int, TopSweep] = {}
 
     def inspect(
         self,
@@ -163,6 +217,8 @@ class KeyInspector:
         if self.options.check_key_groups:
             result["key_groups"] = self._key_groups(execute, info, budget)
             result["key_groups_duration_ms"] = budget.spent_ms()
+        if self.options.export_biggest_keys:
+            result["biggest_keys"] = self._biggest_keys(execute, info, budget)
         result["scans_in_progress"] = self._in_progress()
         return result
 
@@ -196,12 +252,28 @@ class KeyInspector:
         _advance(execute, sweeps, budget, self._group_step)
         return [{"db": s.db, "groups": s.result} for s in sweeps if s.result is not None]
 
+    def _biggest_keys(self, execute: Execute, info: str, budget: Budget) -> list[dict[str, Any]]:
+        """Advance every database's sweep; the last complete sweep's top N per database.
+
+        A database that empties loses its sweep, and with it its published keys.
+        """
+        limit = self.options.insight_top_n
+        self._top_sweeps = {
+            db: self._top_sweeps.get(db) or TopSweep(db, limit) for db in databases_with_keys(info)
+        }
+        size = self.options.check_keys_batch_size
+        completed = _advance_top(execute, list(self._top_sweeps.values()), budget, size)
+        for sweep in completed:
+            _add_types(execute, sweep)
+        return [s.result for s in self._top_sweeps.values() if s.result is not None]
+
     def _in_progress(self) -> list[dict[str, Any]]:
         kinds = (
             ("check_keys", self._key_sweeps),
             ("count_keys", self._count_sweeps),
             ("check_streams", self._stream_sweeps),
             ("check_key_groups", list(self._group_sweeps.values())),
+            ("export_biggest_keys", list(self._top_sweeps.values())),
         )
         return [
             {"kind": kind, "db": s.db, "pattern": s.pattern}
@@ -250,6 +322,58 @@ def _advance(
         running = [s for s in running if s.cursor != 0]
         if not budget.left():
             return
+
+
+def _advance_top(
+    execute: Execute, sweeps: list[TopSweep], budget: Budget, size: int
+) -> list[TopSweep]:
+    """Move every sweep on, one SCAN batch and its MEMORY USAGE per two round trips.
+
+    As _advance: until each completes or time is up, the first batch always. MEMORY USAGE goes
+    pipelined, at most `size` per database per round trip; the sweeps that complete are returned.
+    """
+    running, completed = list(sweeps), []
+    while running:
+        commands: list[Command] = []
+        for sweep in running:
+            if sweep.cursor == 0:
+                sweep.started = budget.now()
+            commands += [("SELECT", sweep.db), ("SCAN", sweep.cursor, "COUNT", size)]
+        batches = [_batch(reply) for reply in execute(commands)[1::2]]
+        keys = [(s.db, list(found)) for s, (_, found) in zip(running, batches, strict=True)]
+        measured = _measure(execute, keys)
+        for sweep, (cursor, _), sizes in zip(running, batches, measured, strict=True):
+            if sweep.take(cursor, sizes, budget.now()):
+                completed.append(sweep)
+        running = [s for s in running if s.cursor != 0]
+        if not budget.left():
+            break
+    return completed
+
+
+def _measure(execute: Execute, batches: list[tuple[int, list[str]]]) -> list[dict[str, int]]:
+    """MEMORY USAGE of every key of every batch, in one round trip; gone keys are left out."""
+    commands: list[Command] = []
+    for db, keys in batches:
+        commands.append(("SELECT", db))
+        commands += [("MEMORY", "USAGE", key, "SAMPLES", MEMORY_SAMPLES) for key in keys]
+    replies = iter(execute(commands) if commands else [])
+    measured = []
+    for _, keys in batches:
+        next(replies)  # SELECT's OK
+        sizes = [_whole_number(next(replies)) for _ in keys]
+        measured.append({k: n for k, n in zip(keys, sizes, strict=True) if n is not None})
+    return measured
+
+
+def _add_types(execute: Execute, sweep: TopSweep) -> None:
+    """TYPE of a completed sweep's top keys only; a key gone since is left out."""
+    assert sweep.result is not None  # noqa: S101 - the sweep has just completed
+    entries = sweep.result["keys"]
+    kinds = _in_db(execute, sweep.db, [("TYPE", entry["key"]) for entry in entries])
+    for entry, kind in zip(entries, kinds, strict=True):
+        entry["type"] = kind if isinstance(kind, str) else "none"
+    sweep.result["keys"] = [entry for entry in entries if entry["type"] != "none"]
 
 
 def _batch(reply: object) -> tuple[int, dict[str, list[int]]]:

@@ -24,10 +24,13 @@ from .allowance import Allowance, BoundedSocket
 from .commands import (
     INFO,
     SCRIPT_PREFIX,
+    SLOT_STATS,
+    SLOT_TRAFFIC_ORDERS,
     Command,
     ServerFeatures,
     cycle_commands,
     sentinel_master_commands,
+    slot_stats_command,
 )
 from .keyscan import KeyInspector, Refused
 from .replies import as_dict
@@ -166,7 +169,7 @@ class Scraper:
     def _after_pipeline(
         self, connection: AbstractConnection, replies: dict[str, Any], refused: dict[str, str]
     ) -> None:
-        """What needs the pipeline's answers first: sentinel masters, key inspection."""
+        """What needs the pipeline's answers first: sentinel masters, slot stats, key inspection."""
         masters = replies.get("sentinel_masters")
         if isinstance(masters, list):
             names = [as_dict(master).get("name") for master in masters]
@@ -177,6 +180,8 @@ class Scraper:
                 for k, c in sentinel_master_commands(name).items()
             }
             _merge(replies, refused, _run_pipeline(connection, commands))
+        if SLOT_STATS in replies:
+            replies["slot_stats"] = self._slot_stats(connection, replies.pop(SLOT_STATS))
         if self._inspector is not None and isinstance(replies.get("info"), str):
             try:
                 replies.update(self._inspect(connection, replies["info"]))
@@ -184,6 +189,19 @@ class Scraper:
                 # A reply of a shape inspection cannot use costs the key families, not the
                 # target: the pipeline's replies are whole and the file is still written.
                 refused["keys"] = f"malformed reply to key inspection ({type(exc).__name__})"
+
+    def _slot_stats(self, connection: AbstractConnection, by_keys: object) -> dict[str, Any]:
+        """The busiest slots by keys, and by CPU and network when the server tracks those.
+
+        Only with cluster-slot-stats-enabled do entries carry cpu-usec, and only then does
+        ORDERBY take it: asked otherwise, it would be an error reply on every cycle.
+        """
+        limit = self.target.options.insight_top_n
+        stats: dict[str, Any] = {"limit": limit, "key-count": by_keys}
+        if _tracks_slot_traffic(by_keys):
+            orders = {order: slot_stats_command(order, limit) for order in SLOT_TRAFFIC_ORDERS}
+            stats.update(_run_pipeline(connection, orders)[0])  # refused: switched off since
+        return stats
 
     def _inspect(self, connection: AbstractConnection, info: str) -> dict[str, Any]:
         """Key inspection within the scrape's allowance.
@@ -247,6 +265,13 @@ def _info_problem(replies: dict[str, Any], refused: dict[str, str]) -> str | Non
     if not isinstance(info, str):
         return f"INFO answered with {type(info).__name__}, not text"
     return None
+
+
+def _tracks_slot_traffic(reply: object) -> bool:
+    """True when a SLOT-STATS reply's first entry, [slot, [name, value, ...]], has cpu-usec."""
+    first = reply[0] if isinstance(reply, list) and reply else None
+    fields = first[1] if isinstance(first, list) and len(first) == 2 else None  # noqa: PLR2004
+    return isinstance(fields, list) and "cpu-usec" in fields[::2]
 
 
 def _merge(

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from textfile_redis.discover import address_name
+
 from .model import DEFAULT_PORT, ConfigError
 
 if TYPE_CHECKING:
@@ -21,7 +23,6 @@ _SCHEMES = {
     "valkeys": "rediss",
     "unix": "unix",
 }
-_NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9]")
 _HOST_RE = re.compile(r"[A-Za-z0-9_.:%-]+")
 _DB_PATH_RE = re.compile(r"/?|/\d+")
 
@@ -78,10 +79,6 @@ def has_password(addr: object) -> bool:
     return _credentials(_split_userinfo(scheme, rest)[0])[1] is not None
 
 
-def _derived_name(location: str) -> str:
-    return _NOT_NAME_CHAR_RE.sub("_", location).strip("_")
-
-
 def parse_addr(text: str, where: Where, key: str) -> Addr:
     """Check and normalise an address; `key` is what messages name ("addr", or "" for flags)."""
 
@@ -128,7 +125,8 @@ def _parse_tcp(kind: str, location: str, say: Callable[[str], str]) -> tuple[str
     _check_query(split.query, say)
     port = port or DEFAULT_PORT
     shown_host = f"[{host}]" if ":" in host else host
-    return f"{kind}://{shown_host}:{port}", _derived_name(f"{host}:{port}")
+    url = f"{kind}://{shown_host}:{port}"
+    return url, address_name(url)
 
 
 def _parse_unix(kind: str, location: str, say: Callable[[str], str]) -> tuple[str, str]:
@@ -141,4 +139,5 @@ def _parse_unix(kind: str, location: str, say: Callable[[str], str]) -> tuple[st
     if path.endswith("/"):
         raise ConfigError(say("expected the path of a socket, got a directory"))
     _check_query(query, say)
-    return f"{kind}://{path}", _derived_name(path)
+    url = f"{kind}://{path}"
+    return url, address_name(url)

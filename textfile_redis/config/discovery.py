@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING
+
+from textfile_redis.discover import address_name
 
 from .addresses import parse_addr
 from .credentials import file_password
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 HIGHEST_PORT = 65535
-_NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9]")
 _LOOPBACK_HOSTS = {"127.0.0.1": "localhost", "[::1]": "localhost"}
 
 
@@ -199,7 +199,7 @@ def _free_name(server: Server, taken: set[str]) -> str:
     """The discovered name, or the address's full name when a configured target has it."""
     if server.name not in taken:
         return server.name
-    name = _NOT_NAME_CHAR_RE.sub("_", server.addr.partition("://")[2]).strip("_")
+    name = address_name(server.addr)
     while name in taken:
         name += "_discovered"
     return name

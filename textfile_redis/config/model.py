@@ -17,6 +17,9 @@ DEFAULT_MAX_SCRAPE_BYTES = 16 * 1024 * 1024
 # default families are ~1,300 series; Prometheus's sample_limit is per scrape of the whole host.
 DEFAULT_MAX_SERIES = 10_000
 DEFAULT_MAX_SERIES_TOTAL = 50_000
+# Insight families (client load, ACL denials, biggest keys, busiest slots) keep the top N.
+DEFAULT_INSIGHT_TOP_N = 10
+MAX_INSIGHT_TOP_N = 100
 CONFD_NAME = "conf.d"
 
 # redis_exporter's opt-in families; at the top level they are every target's default.
@@ -31,8 +34,12 @@ BOOL_OPTION_KEYS = (
     "exclude_latency_histogram_metrics",
     "export_client_list",
     "export_client_port",
+    "export_client_load",
+    "export_acl_log",
     "include_config_metrics",
     "include_system_metrics",
+    "export_biggest_keys",
+    "export_cluster_slot_stats",
 )
 OPTION_KEYS = (
     *KEY_PATTERN_KEYS,
@@ -44,6 +51,7 @@ OPTION_KEYS = (
     "lua_scripts",
     "max_scrape_bytes",
     "max_series",
+    "insight_top_n",
 )
 DISCOVERY_KEYS = ("discover", "discover_interval", "discover_only", "discover_exclude")
 TOP_KEYS = (
@@ -141,6 +149,9 @@ class Options:
     exclude_latency_histogram_metrics: bool = False  # drops LATENCY LATEST and HISTOGRAM
     export_client_list: bool = False
     export_client_port: bool = False
+    export_client_load: bool = False  # connections, commands, bytes per ACL user, per client name
+    export_acl_log: bool = False  # ACL LOG's denials per reason and user
+    insight_top_n: int = DEFAULT_INSIGHT_TOP_N  # label values kept by those; the rest is `other`
     lua_scripts: tuple[LuaScript, ...] = ()
     include_config_metrics: bool = False
     include_system_metrics: bool = False
@@ -149,6 +160,9 @@ class Options:
     max_scrape_bytes: int = DEFAULT_MAX_SCRAPE_BYTES
     # Series the target's file may hold; past it, whole opt-in families are left out.
     max_series: int = DEFAULT_MAX_SERIES
+    # Bounded insight families: the N largest keys per database, the N busiest cluster slots.
+    export_biggest_keys: bool = False
+    export_cluster_slot_stats: bool = False
 
     @property
     def inspects_keys(self) -> bool:
@@ -160,6 +174,7 @@ class Options:
             or self.check_key_groups
             or self.check_streams
             or self.check_single_streams
+            or self.export_biggest_keys
         )
 
 

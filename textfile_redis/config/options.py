@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from .fields import check_below_interval, get_bool, get_seconds, joined, type_msg
-from .model import BOOL_OPTION_KEYS, KEY_PATTERN_KEYS, ConfigError, KeyPattern, LuaScript
+from .model import (
+    BOOL_OPTION_KEYS,
+    KEY_PATTERN_KEYS,
+    MAX_INSIGHT_TOP_N,
+    ConfigError,
+    KeyPattern,
+    LuaScript,
+)
 from .reading import read_bytes
 
 if TYPE_CHECKING:
@@ -81,6 +88,15 @@ def positive_int(table: Table, key: str, where: Where) -> int:
     return value
 
 
+def _top_n(table: Table, key: str, where: Where, _base: Path, _interval: float) -> int:
+    """insight_top_n: 1 to MAX_INSIGHT_TOP_N, so that each insight family stays small."""
+    value = positive_int(table, key, where)
+    if value > MAX_INSIGHT_TOP_N:
+        problem = f"must be at most {MAX_INSIGHT_TOP_N}, got {value}"
+        raise ConfigError(where.msg(key, problem))
+    return value
+
+
 def _scan_budget(table: Table, key: str, where: Where, _base: Path, interval: float) -> float:
     budget = get_seconds(table, key, where)
     assert budget is not None  # noqa: S101 - the caller checked the key is there
@@ -112,6 +128,7 @@ _PARSERS: tuple[tuple[str, _Parse], ...] = (
     ("check_keys_batch_size", _positive_int),
     ("max_scrape_bytes", _positive_int),
     ("max_series", _positive_int),
+    ("insight_top_n", _top_n),
     ("scan_budget", _scan_budget),
     ("lua_scripts", _lua_scripts),
 )

@@ -2,7 +2,7 @@
 
 from .nodeexporter import DEBIAN_DIR, FALLBACK_DIR, TextfileDir, node_exporter_dirs, textfile_dir
 from .probe import Endpoint, NotRedisError, Probe, probe
-from .servers import Server, discover
+from .servers import Server, address_name, discover
 
 __all__ = [
     "DEBIAN_DIR",
@@ -12,6 +12,7 @@ __all__ = [
     "Probe",
     "Server",
     "TextfileDir",
+    "address_name",
     "discover",
     "node_exporter_dirs",
     "probe",

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 PROBES_MAX = 256
 PROBE_WORKERS = 16
 _NOT_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9_.-]")
+_NOT_ADDRESS_NAME_CHAR_RE = re.compile(r"[^A-Za-z0-9]")
 
 Prober = Callable[[Endpoint, float], Probe]
 
@@ -151,10 +152,20 @@ def _base_name(endpoint: Endpoint) -> str:
     return _NOT_NAME_CHAR_RE.sub("_", Path(endpoint.path).name.removesuffix(".sock")) or "socket"
 
 
-def _full_name(addr: str) -> str:
-    """The name the configuration derives from an address, for names that collide."""
-    location = addr.partition("://")[2]
-    return re.sub(r"[^A-Za-z0-9]", "_", location).strip("_")
+def address_name(url: str) -> str:
+    """The name a normalised address suggests: its host and port, or its path, made a name.
+
+    The one rule for configured targets and discovered servers alike, so that a discovered
+    server whose base name collides gets the name its address would have in the config file.
+    IPv6 brackets are the URL's, not the host's: `redis://[::1]:6380` is named `1_6380`.
+    """
+    location = addr_location(url).replace("[", "").replace("]", "")
+    return _NOT_ADDRESS_NAME_CHAR_RE.sub("_", location).strip("_")
+
+
+def addr_location(url: str) -> str:
+    """What follows the scheme: `host:port` or the socket's path."""
+    return url.partition("://")[2]
 
 
 def _named(servers: list[Server]) -> list[Server]:
@@ -163,7 +174,7 @@ def _named(servers: list[Server]) -> list[Server]:
     for server in servers:
         counts[server.name] = counts.get(server.name, 0) + 1
     renamed = [
-        server if counts[server.name] == 1 else replace(server, name=_full_name(server.addr))
+        server if counts[server.name] == 1 else replace(server, name=address_name(server.addr))
         for server in servers
     ]
     return sorted(renamed, key=lambda server: (server.addr.startswith("unix"), server.addr))

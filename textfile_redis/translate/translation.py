@@ -12,7 +12,10 @@ from textfile_redis import __version__, catalog
 from textfile_redis.exposition import format_value, integer_value, number_value
 from textfile_redis.replies import as_text_dict
 
+from .bigkeys import biggest_keys_metrics, slot_stats_metrics
 from .families import CACHED_TEXT_MAX, Families, SeriesCache
+from .health import health_metrics
+from .insight import insight_steps
 from .keys import (
     key_count_metrics,
     key_group_metrics,
@@ -95,6 +98,10 @@ class Extras:
     include_system_metrics: bool = False
     export_client_port: bool = False
     max_distinct_key_groups: int = 100
+    # CLIENT LIST's per-client families; False when it was asked for export_client_load alone.
+    export_client_list: bool = True
+    export_client_load: bool = False
+    insight_top_n: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,15 +198,21 @@ def _opt_in_metrics(steps: _Steps, outcome: Outcome, config: Mapping[str, str]) 
     with_port = extras.export_client_port
     one_reply: dict[str, _ReplyStep] = {  # in the order their families go in the file
         "cluster_info": functools.partial(cluster_info_metrics, field_metric=_field_metric),
+        "slot_stats": slot_stats_metrics,
         "sentinel_masters": lambda f, _: sentinel_masters_metrics(f, replies, refused),
         "keys": key_metrics,
         "key_counts": key_count_metrics,
         "key_groups": lambda f, _: key_group_metrics(f, replies, at_most),
+        "biggest_keys": biggest_keys_metrics,
         "streams": stream_metrics,
         "scans_in_progress": scan_progress,
         "client_list": functools.partial(client_list_metrics, now=outcome.now, with_port=with_port),
     }
+    if not extras.export_client_list:
+        del one_reply["client_list"]
     steps.each(replies, one_reply)
+    top_n, client_load = extras.insight_top_n, extras.export_client_load
+    steps.each(replies, insight_steps(replies, top_n, client_load=client_load))
     steps.run("script", script_metrics, families, replies, refused)
     if extras.include_config_metrics:
         steps.run("config", config_metrics, families, config)
@@ -274,6 +287,7 @@ def _info_metrics(
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, _databases(info, databases))
     _instance_info(families, info)
+    health_metrics(families, info.fields, outcome.now)
     return state.usecs
 
 
@@ -496,7 +510,7 @@ def _errorstats_field(families: Families, _state: _InfoState, key: str, value: s
 
 
 def _keyspace_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
-    """db0:keys=1,expires=0,avg_ttl=0[,subexpiry=0] (cached_keys on KeyDB)."""
+    """db0:keys=1,expires=0,avg_ttl=0[,subexpiry=0|keys_with_volatile_items=0|cached_keys=0]."""
     stats = _key_values(value) if key.startswith("db") else None
     if stats is None:
         return False
@@ -510,6 +524,10 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     cached = _float_or_none(stats.get("cached_keys", ""))
     if cached is not None:
         families.emit(catalog.DB_KEYS_CACHED, "gauge", series[2], format_value(cached))
+    items = stats.get("subexpiry", stats.get("keys_with_volatile_items", ""))  # Redis, Valkey
+    with_items = _float_or_none(items)
+    if with_items is not None:
+        families.gauge(catalog.DB_KEYS_WITH_EXPIRING_ITEMS, with_items, db=key)
     avg_ttl = _float_or_none(stats.get("avg_ttl", ""))
     if avg_ttl is not None:
         families.emit(catalog.DB_AVG_TTL_SECONDS, "gauge", series[3], format_value(avg_ttl / 1000))
