@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.exposition import Exposition
+from tests.support.hostile import Error, HostileServer, resp
 from textfile_redis import catalog
 from textfile_redis.commands import SLOT_STATS, ServerFeatures, cycle_commands
 from textfile_redis.config import Options, Target
 from textfile_redis.config.fields import Where
 from textfile_redis.config.options import parse_options
-from textfile_redis.keyscan import KeyInspector, Refused, TopSweep
-from textfile_redis.scrape import _tracks_slot_traffic
+from textfile_redis.keyscan import (
+    MAX_SWEPT_DATABASES,
+    KeyInspector,
+    Refused,
+    TopSweep,
+    databases_with_keys,
+)
+from textfile_redis.scrape import Scraper, _tracks_slot_traffic
 from textfile_redis.translate import Families
 from textfile_redis.translate.bigkeys import (
     MAX_KEY_LABEL,
@@ -101,11 +108,9 @@ def _keys(result: dict[str, Any], db: int = 0) -> list[tuple[str, str, int]]:
 def test_top_sweep_keeps_the_n_biggest_ties_by_name() -> None:
     """Across batches only N keys are held; of equal size the first by name wins, biggest first."""
     sweep = TopSweep(0, 2)
-    assert not sweep.take(5, {"b": 10, "a": 10, "c": 1}, 1.0)
+    assert sweep.take(5, {"b": 10, "a": 10, "c": 1}, 1.0) is None
     assert sweep.partial == {"a": 10, "b": 10}
-    assert sweep.result is None
-    assert sweep.take(0, {"d": 50}, 3.0)
-    result: dict[str, Any] = sweep.result or {}
+    result = sweep.take(0, {"d": 50}, 3.0) or {}
     assert [e["key"] for e in result["keys"]] == ["d", "a"]
     assert (result["scanned"], result["memory"]) == (4, 71)
 
@@ -149,18 +154,18 @@ def test_the_same_n_across_cycles_when_nothing_changes() -> None:
 
 
 class Vanishing(Keyspace):
-    """A keyspace where MEMORY USAGE of `a` is refused and `b` is deleted before its TYPE."""
+    """A keyspace where `a` is deleted before MEMORY USAGE and `b` before its TYPE."""
 
     def _reply(self, command: Command) -> object:
         if command[:3] == ("MEMORY", "USAGE", "a"):
-            return Refused("ERR no")
+            return None
         if command == ("TYPE", "b"):
             return "none"
         return super()._reply(command)
 
 
-def test_keys_gone_or_refused_are_left_out() -> None:
-    """A key deleted between SCAN and MEMORY USAGE or TYPE, or a refusal, costs that key only."""
+def test_keys_gone_are_left_out() -> None:
+    """A key deleted between SCAN and MEMORY USAGE or TYPE costs that key only."""
     space = Vanishing({0: {"a": ("string", 5), "b": ("hash", 6), "c": ("set", 1)}})
     result = _inspector().inspect(space, "db0:keys=3")
     assert _keys(result) == [("c", "set", 1)]
@@ -300,3 +305,173 @@ def test_insight_options_parse_and_turn_inspection_on() -> None:
     assert Options(export_biggest_keys=True).inspects_keys
     assert not Options(export_cluster_slot_stats=True).inspects_keys
     assert Options().insight_top_n == 10
+
+
+class FailingTypes(Keyspace):
+    """A keyspace whose TYPE round trip times out while `failing` is set."""
+
+    failing = False
+
+    def __call__(self, commands: Sequence[Command]) -> list[Any]:
+        """One round trip, or a timeout when it asks TYPE while failing."""
+        if self.failing and any(command[0] == "TYPE" for command in commands):
+            msg = "Timeout reading from socket"
+            raise TimeoutError(msg)
+        return super().__call__(commands)
+
+
+def test_a_type_failure_at_completion_keeps_the_previous_result() -> None:
+    """A TYPE round trip failing as a sweep completes keeps the last result; translation works."""
+    space = FailingTypes({0: _db0(6)}, page=2)
+    inspector = _inspector(top_n=2)
+    space.failing = True
+    with pytest.raises(TimeoutError):
+        inspector.inspect(space, "db0:keys=6")
+    assert inspector.inspect(space, "db0:keys=6", seconds=0.0)["biggest_keys"] == []
+    space.failing = False
+    first = _keys(inspector.inspect(space, "db0:keys=6"))
+    space.dbs[0]["k00"] = ("set", 10_000)
+    space.failing = True
+    with pytest.raises(TimeoutError):
+        inspector.inspect(space, "db0:keys=6")
+    space.failing = False
+    later = inspector.inspect(space, "db0:keys=6", seconds=0.0)  # a sweep in progress
+    assert _keys(later) == first
+    families = Families({"addr": "a"})
+    biggest_keys_metrics(families, later["biggest_keys"])
+    assert _render(families).value(catalog.BIGGEST_KEYS_SCANNED_KEYS.name, addr="a", db="db0") == 6
+
+
+class Repeating(Keyspace):
+    """A keyspace whose SCAN returns its biggest key in both of its two batches, as SCAN may."""
+
+    def _reply(self, command: Command) -> object:
+        if command[0] == "SCAN":
+            return ["5", ["big", "a"]] if command[1] == 0 else ["0", ["big", "b"]]
+        return super()._reply(command)
+
+
+def test_a_key_scan_returns_twice_is_counted_once() -> None:
+    """A top key in two SCAN batches adds once to the memory and keys measured."""
+    space = Repeating({0: {"big": ("hash", 100), "a": ("set", 1), "b": ("zset", 2)}})
+    result = _inspector(top_n=1).inspect(space, "db0:keys=3")
+    database = result["biggest_keys"][0]
+    assert (database["scanned"], database["memory"]) == (3, 103)
+    families = Families({"addr": "a"})
+    biggest_keys_metrics(families, result["biggest_keys"])
+    other = catalog.BIGGEST_KEYS_OTHER_MEMORY_BYTES.name
+    assert _render(families).value(other, addr="a", db="db0") == 3
+
+
+def test_databases_swept_are_capped() -> None:
+    """Of a keyspace listing more databases than the cap, only the first MAX_SWEPT_DATABASES go."""
+    info = "".join(f"db{n}:keys=1,expires=0\r\n" for n in range(MAX_SWEPT_DATABASES + 500))
+    assert databases_with_keys(info) == list(range(MAX_SWEPT_DATABASES))
+    assert databases_with_keys("db" + "9" * 5000 + ":keys=1\r\ndb2:keys=1") == [2]
+
+
+def test_past_the_budget_one_database_batch_goes_each_in_turn() -> None:
+    """With the budget spent, a cycle sends one database's batch; the databases take turns."""
+    space = Keyspace({0: _db0(1), 1: _db0(1), 2: _db0(1)})
+    inspector = _inspector()
+    info = "db0:keys=1\r\ndb1:keys=1\r\ndb2:keys=1\r\n"
+    published = []
+    for _ in range(3):
+        result = inspector.inspect(space, info, seconds=0.0)
+        published.append(sorted(d["db"] for d in result["biggest_keys"]))
+    assert published == [[0], [0, 1], [0, 1, 2]]
+    assert space.count("SCAN") == 3
+
+
+def test_a_long_key_name_is_kept_cut_and_its_type_not_asked() -> None:
+    """A name past the label cap is held cut, published as its label, type unknown, no TYPE."""
+    long = "L" * (MAX_KEY_LABEL + 3000)
+    space = Keyspace({0: {long: ("string", 999), "s": ("hash", 1)}})
+    result = _inspector().inspect(space, "db0:keys=2")
+    assert _keys(result) == [(bounded_label(long), "unknown", 999), ("s", "hash", 1)]
+    assert space.sent.count(("TYPE", "s")) == 1
+    assert space.count("TYPE") == 1
+    families = Families({"addr": "a"})
+    biggest_keys_metrics(families, result["biggest_keys"])
+    name = catalog.BIGGEST_KEY_MEMORY_BYTES.name
+    key = bounded_label(long)
+    assert _render(families).value(name, addr="a", db="db0", key=key, type="unknown") == 999
+
+
+class Refusing(Keyspace):
+    """A keyspace whose server refuses one command name, as an ACL without it does."""
+
+    def __init__(self, dbs: dict[int, dict[str, tuple[str, int]]], refuses: str) -> None:
+        super().__init__(dbs)
+        self.refuses = refuses
+
+    def _reply(self, command: Command) -> object:
+        if command[0] == self.refuses:
+            return Refused(f"NOPERM this user has no permissions to run the '{self.refuses}'")
+        return super()._reply(command)
+
+
+@pytest.mark.parametrize("refuses", ["MEMORY", "TYPE"])
+def test_a_refused_lookup_is_reported_and_not_sent_again(refuses: str) -> None:
+    """A refused MEMORY USAGE or TYPE publishes no keys, is named a refusal, stops the sweeps."""
+    space = Refusing({0: _db0(3)}, refuses)
+    inspector = _inspector()
+    assert inspector.inspect(space, "db0:keys=3")["biggest_keys"] == []
+    assert set(inspector.refused) == {"biggest_keys"}
+    assert inspector.refused["biggest_keys"].startswith(("MEMORY USAGE: NOPERM", "TYPE: NOPERM"))
+    sent = len(space.sent)
+    again = inspector.inspect(space, "db0:keys=3")
+    assert (again["biggest_keys"], again["scans_in_progress"], len(space.sent)) == ([], [], sent)
+
+
+class Switching:
+    """Two servers behind one address: SCAN lists the keys of whichever answers now."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = ["old_server_key"]
+        self.cursor = "0"  # 0: one batch completes the sweep
+
+    def script(self) -> dict[str, Any]:
+        """The hostile server's script for the biggest-keys commands."""
+        return {
+            "SELECT": resp("OK"),
+            "SCAN": lambda _: resp([self.cursor, self.keys]),
+            "MEMORY USAGE": resp(1000),
+            "TYPE": resp("string"),
+            "MEMORY": lambda words: resp(Error(f"ERR unknown subcommand '{words[1]}'")),
+        }
+
+
+def _scraper(addr: str, budget: float = 0.05) -> Scraper:
+    options = Options(export_biggest_keys=True, scan_budget=budget, check_keys_batch_size=10)
+    return Scraper(Target("t", addr, 5.0, options=options))
+
+
+def test_a_reconnect_starts_every_sweep_afresh() -> None:
+    """After close(), nothing of the old server's sweeps is published or carried on."""
+    switching = Switching()
+    with HostileServer(switching.script()) as server:
+        scraper = _scraper(server.addr)
+        before = scraper.scrape().replies["biggest_keys"]
+        assert [e["key"] for e in before[0]["keys"]] == ["old_server_key"]
+        scraper.close()
+        switching.keys, switching.cursor = ["new_server_key"], "7"  # a sweep that goes on
+        after = scraper.scrape().replies
+        assert after["biggest_keys"] == []
+        assert {"kind": "export_biggest_keys", "db": 0, "pattern": ""} in after["scans_in_progress"]
+
+
+def test_a_refusal_reaches_the_scrapes_refused_commands() -> None:
+    """A NOPERM to MEMORY USAGE shows as the biggest_keys refusal, on every cycle."""
+    script = {
+        "SELECT": resp("OK"),
+        "SCAN": resp(["0", ["k"]]),
+        "MEMORY USAGE": resp(Error("NOPERM this user has no permissions to run the 'memory'")),
+    }
+    with HostileServer(script) as server:
+        scraper = _scraper(server.addr)
+        for _ in range(2):
+            result = scraper.scrape()
+            assert result.error is None
+            assert result.refused["biggest_keys"].startswith("MEMORY USAGE: ")
+            assert result.replies["biggest_keys"] == []

@@ -6,7 +6,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 from .replies import as_dict
@@ -33,7 +33,15 @@ SIZE_COMMANDS = {
     "stream": "XLEN",
 }
 MEMORY_SAMPLES = 5  # MEMORY USAGE's own default: nested values are estimated from 5 elements
-_KEYSPACE_LINE = re.compile(r"^db(\d+):keys=(\d+)", re.MULTILINE)
+# Key groups and biggest keys sweep at most this many databases (Redis has 16 by default): a
+# server listing 100,000 dbN lines would otherwise cost a pipeline and a sweep kept for each.
+MAX_SWEPT_DATABASES = 1024
+# A key name is the server's to choose, up to 512 MB: the top N keep a longer name cut, as the
+# label shows it, so TYPE cannot be asked of it and its type is published as CUT_NAME_TYPE.
+MAX_KEPT_NAME = 1024
+CUT_NAME_TYPE = "unknown"
+BIGGEST_KEYS = "biggest_keys"  # the refusal's name when MEMORY USAGE or TYPE is refused
+_KEYSPACE_LINE = re.compile(r"^db(\d{1,9}):keys=(\d{1,19})", re.MULTILINE)
 
 # One SCAN batch of a database classified by the user's Lua patterns, on the server: only group
 # totals cross the wire. The first matching pattern's captures, joined, name the group.
@@ -141,6 +149,7 @@ class TopSweep:
     db: int
     limit: int
     started: float = 0.0  # when the sweep in progress began
+    advanced: float = -math.inf  # when a batch last went: the longest waiting goes first
     cursor: int = 0
     partial: dict[str, int] = field(default_factory=dict)  # key -> bytes, the biggest so far
     scanned: int = 0
@@ -152,16 +161,24 @@ class TopSweep:
         """True when the sweep stopped mid-way: what is published is older, or missing."""
         return self.cursor != 0 or self.result is None
 
-    def take(self, next_cursor: int, measured: dict[str, int], now: float) -> bool:
-        """Add one batch's measurements; True when a cursor of 0 completed the sweep."""
-        self.partial.update(measured)
-        self.scanned += len(measured)
-        self.total += sum(measured.values())
+    def take(self, next_cursor: int, measured: dict[str, int], now: float) -> dict[str, Any] | None:
+        """Add one batch's measurements; the complete sweep's findings when a cursor of 0 ends it.
+
+        A key SCAN returns again while the top N hold it is counted once, so that the rest's
+        memory never includes a top key; keys outside the top N are not remembered (memory
+        stays N names), so a repeat of one of those is counted again.
+        """
+        fresh = {_kept_name(k): m for k, m in measured.items()}
+        fresh = {k: m for k, m in fresh.items() if k not in self.partial}
+        self.partial.update(fresh)
+        self.scanned += len(fresh)
+        self.total += sum(fresh.values())
         self.partial = dict(_biggest(self.partial, self.limit))
         self.cursor = next_cursor
+        self.advanced = now
         if next_cursor != 0:
-            return False
-        self.result = {
+            return None
+        found = {
             "db": self.db,
             "keys": [{"key": k, "memory": m} for k, m in self.partial.items()],
             "scanned": self.scanned,
@@ -169,7 +186,14 @@ class TopSweep:
             "seconds": now - self.started,
         }
         self.partial, self.scanned, self.total = {}, 0, 0
-        return True
+        return found
+
+
+def _kept_name(name: str) -> str:
+    """The name whole up to MAX_KEPT_NAME characters, else cut and marked as its label is."""
+    if len(name) <= MAX_KEPT_NAME:
+        return name
+    return f"{name[:MAX_KEPT_NAME]}...({len(name) - MAX_KEPT_NAME} more)"
 
 
 def _biggest(measured: dict[str, int], limit: int) -> list[tuple[str, int]]:
@@ -190,6 +214,8 @@ class KeyInspector:
         )
         self._group_sweeps: dict[int, Sweep] = {}
         self._top_sweeps: dict[int, TopSweep] = {}
+        # Refusals by name, kept for the connection: a refused sweep is not sent again.
+        self.refused: dict[str, str] = {}
 
     def inspect(
         self,
@@ -255,16 +281,21 @@ class KeyInspector:
     def _biggest_keys(self, execute: Execute, info: str, budget: Budget) -> list[dict[str, Any]]:
         """Advance every database's sweep; the last complete sweep's top N per database.
 
-        A database that empties loses its sweep, and with it its published keys.
+        A database that empties loses its sweep, and with it its published keys. A refused
+        MEMORY USAGE or TYPE drops every sweep: nothing is published, the refusal says why.
         """
-        limit = self.options.insight_top_n
-        self._top_sweeps = {
-            db: self._top_sweeps.get(db) or TopSweep(db, limit) for db in databases_with_keys(info)
-        }
-        size = self.options.check_keys_batch_size
-        completed = _advance_top(execute, list(self._top_sweeps.values()), budget, size)
-        for sweep in completed:
-            _add_types(execute, sweep)
+        if BIGGEST_KEYS not in self.refused:
+            limit = self.options.insight_top_n
+            self._top_sweeps = {
+                db: self._top_sweeps.get(db) or TopSweep(db, limit)
+                for db in databases_with_keys(info)
+            }
+            waiting = sorted(self._top_sweeps.values(), key=lambda s: s.advanced)
+            size = self.options.check_keys_batch_size
+            completed = _advance_top(execute, waiting, budget, size, self.refused)
+            _publish(execute, completed, self.refused)
+        if BIGGEST_KEYS in self.refused:
+            self._top_sweeps = {}
         return [s.result for s in self._top_sweeps.values() if s.result is not None]
 
     def _in_progress(self) -> list[dict[str, Any]]:
@@ -284,8 +315,9 @@ class KeyInspector:
 
 
 def databases_with_keys(info: str) -> list[int]:
-    """The databases INFO's keyspace section lists: those holding at least one key."""
-    return [int(db) for db, keys in _KEYSPACE_LINE.findall(info) if int(keys) > 0]
+    """The databases INFO's keyspace section lists holding at least one key, the first 1,024."""
+    lines = islice(_KEYSPACE_LINE.finditer(info), MAX_SWEPT_DATABASES)
+    return [int(line[1]) for line in lines if int(line[2]) > 0]
 
 
 def _sweeps(patterns: Iterable[KeyPattern], only_type: str = "") -> list[Sweep]:
@@ -325,14 +357,20 @@ def _advance(
 
 
 def _advance_top(
-    execute: Execute, sweeps: list[TopSweep], budget: Budget, size: int
-) -> list[TopSweep]:
+    execute: Execute,
+    sweeps: list[TopSweep],
+    budget: Budget,
+    size: int,
+    refused: dict[str, str],
+) -> list[tuple[TopSweep, dict[str, Any]]]:
     """Move every sweep on, one SCAN batch and its MEMORY USAGE per two round trips.
 
-    As _advance: until each completes or time is up, the first batch always. MEMORY USAGE goes
-    pipelined, at most `size` per database per round trip; the sweeps that complete are returned.
+    As _advance: until each completes or time is up, the first round trip always, but with the
+    budget already spent it carries the first sweep's batch only. MEMORY USAGE goes pipelined,
+    at most `size` per database per round trip; completed sweeps return with their findings.
     """
-    running, completed = list(sweeps), []
+    running = list(sweeps) if budget.left() else sweeps[:1]
+    completed = []
     while running:
         commands: list[Command] = []
         for sweep in running:
@@ -341,17 +379,20 @@ def _advance_top(
             commands += [("SELECT", sweep.db), ("SCAN", sweep.cursor, "COUNT", size)]
         batches = [_batch(reply) for reply in execute(commands)[1::2]]
         keys = [(s.db, list(found)) for s, (_, found) in zip(running, batches, strict=True)]
-        measured = _measure(execute, keys)
+        measured = _measure(execute, keys, refused)
         for sweep, (cursor, _), sizes in zip(running, batches, measured, strict=True):
-            if sweep.take(cursor, sizes, budget.now()):
-                completed.append(sweep)
+            found = sweep.take(cursor, sizes, budget.now())
+            if found is not None:
+                completed.append((sweep, found))
         running = [s for s in running if s.cursor != 0]
         if not budget.left():
             break
     return completed
 
 
-def _measure(execute: Execute, batches: list[tuple[int, list[str]]]) -> list[dict[str, int]]:
+def _measure(
+    execute: Execute, batches: list[tuple[int, list[str]]], refused: dict[str, str]
+) -> list[dict[str, int]]:
     """MEMORY USAGE of every key of every batch, in one round trip; gone keys are left out."""
     commands: list[Command] = []
     for db, keys in batches:
@@ -361,19 +402,39 @@ def _measure(execute: Execute, batches: list[tuple[int, list[str]]]) -> list[dic
     measured = []
     for _, keys in batches:
         next(replies)  # SELECT's OK
-        sizes = [_whole_number(next(replies)) for _ in keys]
+        sizes = [_whole_number(_refusal(next(replies), "MEMORY USAGE", refused)) for _ in keys]
         measured.append({k: n for k, n in zip(keys, sizes, strict=True) if n is not None})
     return measured
 
 
-def _add_types(execute: Execute, sweep: TopSweep) -> None:
-    """TYPE of a completed sweep's top keys only; a key gone since is left out."""
-    assert sweep.result is not None  # noqa: S101 - the sweep has just completed
-    entries = sweep.result["keys"]
-    kinds = _in_db(execute, sweep.db, [("TYPE", entry["key"]) for entry in entries])
-    for entry, kind in zip(entries, kinds, strict=True):
-        entry["type"] = kind if isinstance(kind, str) else "none"
-    sweep.result["keys"] = [entry for entry in entries if entry["type"] != "none"]
+def _refusal(reply: object, command: str, refused: dict[str, str]) -> object:
+    """The reply as it is; a refusal is noted first, under BIGGEST_KEYS."""
+    if isinstance(reply, Refused):
+        refused.setdefault(BIGGEST_KEYS, f"{command}: {reply.message}")
+    return reply
+
+
+def _publish(
+    execute: Execute, completed: list[tuple[TopSweep, dict[str, Any]]], refused: dict[str, str]
+) -> None:
+    """TYPE of the completed sweeps' top keys, in one round trip; only then are they published.
+
+    Should that round trip fail, each sweep's previous result stands. A key gone since is left
+    out; a cut name's TYPE cannot be asked.
+    """
+    commands: list[Command] = []
+    for sweep, found in completed:
+        commands.append(("SELECT", sweep.db))
+        commands += [("TYPE", e["key"]) for e in found["keys"] if len(e["key"]) <= MAX_KEPT_NAME]
+    replies = iter(execute(commands) if commands else [])
+    for sweep, found in completed:
+        next(replies)  # SELECT's OK
+        for entry in found["keys"]:
+            kind = next(replies) if len(entry["key"]) <= MAX_KEPT_NAME else CUT_NAME_TYPE
+            kind = _refusal(kind, "TYPE", refused)
+            entry["type"] = kind if isinstance(kind, str) else "none"
+        found["keys"] = [entry for entry in found["keys"] if entry["type"] != "none"]
+        sweep.result = found
 
 
 def _batch(reply: object) -> tuple[int, dict[str, list[int]]]:

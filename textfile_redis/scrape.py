@@ -116,6 +116,8 @@ class Scraper:
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
         self._kept = {}
+        if self._inspector is not None:  # no sweep of the old server goes on, or is published
+            self._inspector = KeyInspector(self.target.options, self._clock)
 
     def _scrape_once(self) -> tuple[dict[str, Any], dict[str, str]]:
         connection = self._connect()
@@ -185,6 +187,7 @@ class Scraper:
         if self._inspector is not None and isinstance(replies.get("info"), str):
             try:
                 replies.update(self._inspect(connection, replies["info"]))
+                refused.update(self._inspector.refused)  # kept by it until the next connection
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 # A reply of a shape inspection cannot use costs the key families, not the
                 # target: the pipeline's replies are whole and the file is still written.

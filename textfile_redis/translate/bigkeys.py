@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from textfile_redis import catalog
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 # A key name is the server's to choose, up to 512 MB: a label keeps its first 1024 characters
 # and says how many it left out, so that a file stays readable and two long keys rarely meet.
 MAX_KEY_LABEL = 1024
+_CUT_MARK = re.compile(r"\.\.\.\(\d{1,12} more\)")  # what follows a label's first MAX_KEY_LABEL
 MAX_TOP_N = 100  # insight_top_n's ceiling: no reply, however long, writes more per family
 CLUSTER_SLOTS = 16384
 # CLUSTER SLOT-STATS ORDERBY metric -> family and the divisor to its unit (a division, because
@@ -30,17 +32,22 @@ SLOT_ORDERS: dict[str, tuple[Metric, float]] = {
 
 def bounded_label(text: str) -> str:
     """The text as a label value: whole up to MAX_KEY_LABEL characters, else cut and marked."""
-    if len(text) <= MAX_KEY_LABEL:
-        return text
+    if len(text) <= MAX_KEY_LABEL or _CUT_MARK.fullmatch(text, MAX_KEY_LABEL):
+        return text  # whole, or already cut (the sweep keeps a long key name cut)
     return f"{text[:MAX_KEY_LABEL]}...({len(text) - MAX_KEY_LABEL} more)"
 
 
 def biggest_keys_metrics(families: Families, databases: Iterable[Mapping[str, Any]]) -> None:
-    """Per database: its biggest keys with their type, the rest's memory, the sweep's size."""
+    """Per database: its biggest keys with their type, the rest's memory, the sweep's size.
+
+    A key without a type (never asked) is left out, not the family.
+    """
     for database in databases:
         db = f"db{int(database['db'])}"
         keys = database["keys"][:MAX_TOP_N]
         for entry in keys:
+            if not isinstance(entry.get("type"), str):
+                continue
             labels = {"key": bounded_label(entry["key"]), "type": bounded_label(entry["type"])}
             families.gauge(
                 catalog.BIGGEST_KEY_MEMORY_BYTES, float(entry["memory"]), db=db, **labels
