@@ -154,22 +154,24 @@ def test_the_same_n_across_cycles_when_nothing_changes() -> None:
 
 
 class Vanishing(Keyspace):
-    """A keyspace where `a` is deleted before MEMORY USAGE and `b` before its TYPE."""
+    """A keyspace where an ACL keeps `a` from the user and `b` is deleted before its TYPE."""
 
     def _reply(self, command: Command) -> object:
         if command[:3] == ("MEMORY", "USAGE", "a"):
-            return None
+            return Refused("No permissions to access a key")
         if command == ("TYPE", "b"):
             return "none"
         return super()._reply(command)
 
 
-def test_keys_gone_are_left_out() -> None:
-    """A key deleted between SCAN and MEMORY USAGE or TYPE costs that key only."""
+def test_keys_gone_or_kept_from_the_user_are_left_out() -> None:
+    """A key deleted before TYPE, or one key's error reply, costs that key only, no refusal."""
     space = Vanishing({0: {"a": ("string", 5), "b": ("hash", 6), "c": ("set", 1)}})
-    result = _inspector().inspect(space, "db0:keys=3")
+    inspector = _inspector()
+    result = inspector.inspect(space, "db0:keys=3")
     assert _keys(result) == [("c", "set", 1)]
     assert result["biggest_keys"][0]["scanned"] == 2
+    assert inspector.refused == {}
 
 
 def test_a_database_that_empties_loses_its_keys() -> None:

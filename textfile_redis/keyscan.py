@@ -41,6 +41,8 @@ MAX_SWEPT_DATABASES = 1024
 MAX_KEPT_NAME = 1024
 CUT_NAME_TYPE = "unknown"
 BIGGEST_KEYS = "biggest_keys"  # the refusal's name when MEMORY USAGE or TYPE is refused
+# An ACL without the command ("no permissions to run"), or a server without it.
+_COMMAND_REFUSED = re.compile(r"permissions to run|unknown (sub)?command", re.IGNORECASE)
 _KEYSPACE_LINE = re.compile(r"^db(\d{1,9}):keys=(\d{1,19})", re.MULTILINE)
 
 # One SCAN batch of a database classified by the user's Lua patterns, on the server: only group
@@ -408,8 +410,11 @@ def _measure(
 
 
 def _refusal(reply: object, command: str, refused: dict[str, str]) -> object:
-    """The reply as it is; a refusal is noted first, under BIGGEST_KEYS."""
-    if isinstance(reply, Refused):
+    """The reply as it is; a refusal of the command itself is noted first, under BIGGEST_KEYS.
+
+    Another error (a key an ACL keeps from this user, a hostile reply) costs its key only.
+    """
+    if isinstance(reply, Refused) and _COMMAND_REFUSED.search(reply.message):
         refused.setdefault(BIGGEST_KEYS, f"{command}: {reply.message}")
     return reply
 
