@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import budget
@@ -17,7 +17,7 @@ from .textfile import Marker, render, write_atomic
 from .translate import Extras, Outcome, translate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from .config import Config, Target
     from .scrape import ScrapeResult
@@ -67,6 +67,11 @@ class WriteGate:
                 self._inside -= allowed
                 self._condition.notify_all()
 
+    def shut(self) -> None:
+        """Refuse new writers from now on."""
+        with self._condition:
+            self._open = False
+
     def close(self, timeout: float) -> bool:
         """Refuse new writers and wait for those inside; False when they outlast the timeout."""
         with self._condition:
@@ -74,33 +79,146 @@ class WriteGate:
             return self._condition.wait_for(lambda: self._inside == 0, timeout)
 
 
-# A job for a target's worker: collect once and report to this callback; None retires it.
-_Job = Callable[[TargetReport], None] | None
+# Workers a collector keeps, at most: enough to overlap the network and fsync waits of a few
+# targets, few enough that they do not queue for the GIL (bench/RESULTS.md, issue 17).
+POOL_SIZE = 4
+# Seconds a job may run before its worker stops counting as available: a job past this one (a
+# hung or dripping server, a long key inspection) gets a thread to stand in for its worker, so
+# it delays the targets queued behind it by this much at most, never by its whole timeout.
+STALL = 0.1
+
+
+def pool_size(targets: int) -> int:
+    """The workers for this many targets: one each, up to POOL_SIZE."""
+    return max(1, min(targets, POOL_SIZE))
+
+
+class WorkerPool:
+    """Runs jobs on a few long-lived threads; a stalled job gets a stand-in thread.
+
+    `size` workers live as long as the pool (starting a thread per job cost a tenth of a
+    cycle's CPU). A watcher, asleep while no job waits, starts a temporary worker for each
+    worker held by a job older than `stall` while others wait; temporary workers leave when
+    they find no job. Every thread is a daemon thread, so a server that hangs never keeps the
+    process from stopping.
+    """
+
+    def __init__(
+        self, size: int, stall: float = STALL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._size, self._stall, self._clock = size, stall, clock
+        self._lock = threading.Lock()
+        self._job_ready = threading.Condition(self._lock)
+        self._waiting = threading.Condition(self._lock)  # the watcher's
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._started: dict[int, float] = {}  # by worker: when its job started
+        self._workers = 0
+        self._starting = 0  # workers started that have not asked for a job yet
+        self._idle = 0
+        self._watcher_asleep = False  # waiting for jobs, not timing a stall
+        self._closed = False
+        threading.Thread(target=self._watch, name="scrape-watch", daemon=True).start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run job on a worker, at once when one is idle."""
+        with self._lock:
+            if self._closed:
+                return
+            self._jobs.append(job)
+            if self._idle:
+                self._job_ready.notify()
+            elif self._workers < self._size:
+                self._add_worker()
+            if self._watcher_asleep:
+                self._waiting.notify()
+
+    def resize(self, size: int) -> None:
+        """Keep `size` workers from now on; those over it leave when they find no job."""
+        with self._lock:
+            self._size = size
+            self._job_ready.notify_all()
+
+    def close(self) -> None:
+        """Drop the jobs not started; every worker leaves once its job, if any, is done."""
+        with self._lock:
+            self._closed = True
+            self._jobs.clear()
+            self._job_ready.notify_all()
+            self._waiting.notify_all()
+
+    def _add_worker(self) -> None:
+        self._workers += 1
+        self._starting += 1
+        name = f"scrape-{self._workers}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        me = threading.get_ident()
+        with self._lock:
+            self._starting -= 1
+        while (job := self._next_job(me)) is not None:
+            try:
+                job()
+            except Exception:  # a bug must cost one job, never a worker
+                log.exception("a collection job failed")
+            with self._lock:
+                del self._started[me]
+
+    def _next_job(self, me: int) -> Callable[[], None] | None:
+        """The next job, marked started; None when this worker is to leave."""
+        with self._lock:
+            while not self._jobs:
+                if self._closed or self._workers > self._size:
+                    self._workers -= 1
+                    return None
+                self._idle += 1
+                self._job_ready.wait()
+                self._idle -= 1
+            self._started[me] = self._clock()
+            return self._jobs.popleft()
+
+    def _watch(self) -> None:
+        """While jobs wait, stand a temporary worker in for each stalled one."""
+        with self._lock:
+            while not self._closed:
+                if not self._jobs:
+                    self._watcher_asleep = True
+                    self._waiting.wait()
+                    self._watcher_asleep = False
+                    continue
+                now = self._clock()
+                fresh = [t for t in self._started.values() if now - t < self._stall]
+                available = self._idle + self._starting + len(fresh)
+                for _ in range(min(len(self._jobs), self._size - available)):
+                    self._add_worker()
+                soonest = min(fresh, default=now) + self._stall - now
+                self._waiting.wait(max(soonest, self._stall / 10))
 
 
 @dataclass(slots=True)
 class _Slot:
-    """A target's place in the collector: scraper, write gate, worker's jobs, whether busy."""
+    """A target's place in the collector: scraper, write gate, whether busy or retired."""
 
     scraper: Scraper
     gate: WriteGate = field(default_factory=WriteGate)
-    jobs: queue.SimpleQueue[_Job] = field(default_factory=queue.SimpleQueue)
     busy: bool = False
+    retired: bool = False
     malformed: tuple[str, ...] = ()  # the replies last logged as malformed, by name
     budget_state: tuple[tuple[str, ...], bool] = ((), False)  # last logged: left out, over
 
 
 class Collector:
-    """Keeps one Scraper per target, and a worker thread per target that collects it.
+    """Keeps one Scraper per target, and a pool of a few workers that collect them.
 
-    A worker lives as long as its target: starting a thread every cycle cost a tenth of the
-    cycle's CPU. Workers are daemon threads, so a server that hangs never keeps the process
-    from stopping.
+    Each target's collection is a job for the pool; a target whose last collection is still
+    running is not started again. See WorkerPool for how a hung server is kept from holding
+    up the others.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, pool: WorkerPool | None = None) -> None:
         self.config = config
-        self._slots = {t.name: self._start_slot(t) for t in config.targets}
+        self._slots = {t.name: _Slot(Scraper(t)) for t in config.targets}
+        self._pool = pool or WorkerPool(pool_size(len(config.targets)))
         self._lock = threading.Lock()
 
     def start_cycle(self, on_done: Callable[[TargetReport], None]) -> list[str]:
@@ -110,7 +228,7 @@ class Collector:
             for slot in idle:
                 slot.busy = True
         for slot in idle:
-            slot.jobs.put(on_done)
+            self._pool.submit(partial(self._run, slot, on_done))
         return [slot.scraper.target.name for slot in idle]
 
     def cycle(self) -> list[TargetReport]:
@@ -145,11 +263,13 @@ class Collector:
                 if same_place and t.name in self._slots and self._slots[t.name].scraper.target == t
             }
             retired = [slot for name, slot in self._slots.items() if kept.get(name) is not slot]
-            self._slots = {t.name: kept.get(t.name) or self._start_slot(t) for t in config.targets}
+            self._slots = {t.name: kept.get(t.name) or _Slot(Scraper(t)) for t in config.targets}
             self.config = config
+            for slot in retired:
+                slot.retired = True  # a job of its still queued is skipped
+        self._pool.resize(pool_size(len(config.targets)))
+        _close_gates(retired, timeout * len(retired))
         for slot in retired:
-            slot.jobs.put(None)
-            slot.gate.close(timeout)
             slot.scraper.close()
         return [slot.scraper.target for slot in retired]
 
@@ -157,29 +277,20 @@ class Collector:
         """Let no file be written from now on; False when a writer outlasted the timeout."""
         with self._lock:
             slots = list(self._slots.values())
-        deadline = time.monotonic() + timeout
-        return all(slot.gate.close(max(0.0, deadline - time.monotonic())) for slot in slots)
+        self._pool.close()
+        return _close_gates(slots, timeout)
 
     def close(self) -> None:
         """Retire every worker and close every connection."""
         with self._lock:
             slots = list(self._slots.values())
+        self._pool.close()
         for slot in slots:
-            slot.jobs.put(None)
             slot.scraper.close()
 
-    def _start_slot(self, target: Target) -> _Slot:
-        slot = _Slot(Scraper(target))
-        name = f"scrape-{target.name}"
-        threading.Thread(target=self._work, args=(slot,), name=name, daemon=True).start()
-        return slot
-
-    def _work(self, slot: _Slot) -> None:
-        """A target's worker: one collection per job, until it is retired."""
-        while (on_done := slot.jobs.get()) is not None:
-            self._run(slot, on_done)
-
     def _run(self, slot: _Slot, on_done: Callable[[TargetReport], None]) -> None:
+        if slot.retired:  # the daemon no longer waits for its report
+            return
         try:
             report = self._collect(slot)
         except Exception as exc:  # a bug must cost one target one cycle, never the daemon
@@ -211,6 +322,19 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def _close_gates(slots: Iterable[_Slot], timeout: float) -> bool:
+    """Close every gate at once, then wait for writers inside; False when one outlasted timeout.
+
+    Each gate is closed before any wait: a writer that outlasts its share must not leave the
+    gates after it open.
+    """
+    slots = list(slots)
+    for slot in slots:
+        slot.gate.shut()
+    deadline = time.monotonic() + timeout
+    return all(slot.gate.close(max(0.0, deadline - time.monotonic())) for slot in slots)
 
 
 def outcome_of(target: Target, result: ScrapeResult) -> Outcome:
