@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.processes import wait_for
 from textfile_redis.config import Config, Target
-from textfile_redis.cycle import Collector, WorkerPool, pool_size
+from textfile_redis.cycle import Collector, Heartbeat, WorkerPool, pool_size
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -76,6 +76,56 @@ def test_a_hung_job_delays_the_jobs_behind_it_by_the_stall_at_most(
         pool.submit(behind.set)
         assert behind.wait(QUICK)
         assert not release.is_set()  # the hung job still holds its worker
+    finally:
+        pool.close()
+
+
+def _beating(heartbeat: Heartbeat, beats: int, release: threading.Event) -> Callable[[], None]:
+    """A job that shows progress every 10 ms, as a scrape reading its reply does, `beats` times."""
+
+    def job() -> None:
+        for _ in range(beats):
+            heartbeat()
+            if release.wait(0.01):
+                return
+
+    return job
+
+
+def test_a_job_that_shows_progress_keeps_its_worker(release: threading.Event) -> None:
+    """A slow job whose heartbeat beats past the stall gets no stand-in: the next job waits."""
+    pool = WorkerPool(1, stall=0.05, patience=60.0)
+    ran: list[int] = []
+    heartbeat, behind = Heartbeat(), threading.Event()
+
+    def note_thread() -> None:
+        ran.append(threading.get_ident())
+
+    def after() -> None:
+        ran.append(threading.get_ident())
+        behind.set()
+
+    try:
+        pool.submit(note_thread)
+        pool.submit(_beating(heartbeat, 30, release), heartbeat)  # 0.3 s: six stalls long
+        pool.submit(after)
+        assert behind.wait(QUICK)
+        assert len(set(ran)) == 1
+    finally:
+        pool.close()
+
+
+def test_a_job_past_its_patience_gets_a_stand_in_though_it_progresses(
+    release: threading.Event,
+) -> None:
+    """A dripping server beats the heartbeat, yet past patience another worker steps in."""
+    pool = WorkerPool(1, stall=0.05, patience=0.2)
+    heartbeat, behind = Heartbeat(), threading.Event()
+    try:
+        pool.submit(_beating(heartbeat, 100_000, release), heartbeat)
+        pool.submit(behind.set)
+        assert behind.wait(QUICK)
+        assert not release.is_set()
     finally:
         pool.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -82,10 +83,27 @@ class WriteGate:
 # Workers a collector keeps, at most: enough to overlap the network and fsync waits of a few
 # targets, few enough that they do not queue for the GIL (bench/RESULTS.md, issue 17).
 POOL_SIZE = 4
-# Seconds a job may run before its worker stops counting as available: a job past this one (a
-# hung or dripping server, a long key inspection) gets a thread to stand in for its worker, so
-# it delays the targets queued behind it by this much at most, never by its whole timeout.
+# Seconds a job may go without progress before its worker stops counting as available: a job
+# stalled this long (a hung or dripping server, a slow connect) gets a thread to stand in for
+# its worker, so it delays the targets queued behind it by this much at most, never by its whole
+# timeout. Progress, not the job's age: on a starved CPU every job is slow, and more threads
+# would only queue for the GIL. A job that progresses but runs past PATIENCE (a server that
+# drips its reply, a long key inspection) gets a stand-in too.
 STALL = 0.1
+PATIENCE = 1.0
+
+
+class Heartbeat:
+    """A clock that remembers when it was last read: a scrape reads it at each socket operation."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.last = -math.inf
+
+    def __call__(self) -> float:
+        """The time now, remembered as the last sign of progress."""
+        self.last = now = self._clock()
+        return now
 
 
 def pool_size(targets: int) -> int:
@@ -98,20 +116,26 @@ class WorkerPool:
 
     `size` workers live as long as the pool (starting a thread per job cost a tenth of a
     cycle's CPU). A watcher, asleep while no job waits, starts a temporary worker for each
-    worker held by a job older than `stall` while others wait; temporary workers leave when
-    they find no job. Every thread is a daemon thread, so a server that hangs never keeps the
-    process from stopping.
+    worker whose job has shown no progress for `stall` while others wait; temporary workers
+    leave when they find no job. A job's progress is its start, or the last beat of the
+    heartbeat it was submitted with. Every thread is a daemon thread, so a server that hangs
+    never keeps the process from stopping.
     """
 
     def __init__(
-        self, size: int, stall: float = STALL, clock: Callable[[], float] = time.monotonic
+        self,
+        size: int,
+        stall: float = STALL,
+        patience: float = PATIENCE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._size, self._stall, self._clock = size, stall, clock
+        self._size, self._stall, self._patience, self._clock = size, stall, patience, clock
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)
         self._waiting = threading.Condition(self._lock)  # the watcher's
-        self._jobs: deque[Callable[[], None]] = deque()
-        self._started: dict[int, float] = {}  # by worker: when its job started
+        self._jobs: deque[tuple[Callable[[], None], Heartbeat | None]] = deque()
+        # By worker: when its job started, and its heartbeat if it has one.
+        self._running: dict[int, tuple[float, Heartbeat | None]] = {}
         self._workers = 0
         self._starting = 0  # workers started that have not asked for a job yet
         self._idle = 0
@@ -119,12 +143,12 @@ class WorkerPool:
         self._closed = False
         threading.Thread(target=self._watch, name="scrape-watch", daemon=True).start()
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[], None], heartbeat: Heartbeat | None = None) -> None:
         """Run job on a worker, at once when one is idle."""
         with self._lock:
             if self._closed:
                 return
-            self._jobs.append(job)
+            self._jobs.append((job, heartbeat))
             if self._idle:
                 self._job_ready.notify()
             elif self._workers < self._size:
@@ -153,20 +177,23 @@ class WorkerPool:
         threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
-        me = threading.get_ident()
-        with self._lock:
-            self._starting -= 1
-        while (job := self._next_job(me)) is not None:
+        me, first = threading.get_ident(), True
+        while (job := self._next_job(me, first=first)) is not None:
+            first = False
             try:
                 job()
             except Exception:  # a bug must cost one job, never a worker
                 log.exception("a collection job failed")
-            with self._lock:
-                del self._started[me]
 
-    def _next_job(self, me: int) -> Callable[[], None] | None:
-        """The next job, marked started; None when this worker is to leave."""
+    def _next_job(self, me: int, *, first: bool) -> Callable[[], None] | None:
+        """The next job, marked started; None when this worker is to leave.
+
+        One critical section from the end of the last job to the start of the next: the
+        watcher must never see this worker as neither starting, idle nor running.
+        """
         with self._lock:
+            self._starting -= first
+            self._running.pop(me, None)
             while not self._jobs:
                 if self._closed or self._workers > self._size:
                     self._workers -= 1
@@ -174,8 +201,9 @@ class WorkerPool:
                 self._idle += 1
                 self._job_ready.wait()
                 self._idle -= 1
-            self._started[me] = self._clock()
-            return self._jobs.popleft()
+            job, heartbeat = self._jobs.popleft()
+            self._running[me] = (self._clock(), heartbeat)
+            return job
 
     def _watch(self) -> None:
         """While jobs wait, stand a temporary worker in for each stalled one."""
@@ -187,12 +215,18 @@ class WorkerPool:
                     self._watcher_asleep = False
                     continue
                 now = self._clock()
-                fresh = [t for t in self._started.values() if now - t < self._stall]
+                stale_at = [self._stale_at(*running) for running in self._running.values()]
+                fresh = [t for t in stale_at if t > now]
                 available = self._idle + self._starting + len(fresh)
                 for _ in range(min(len(self._jobs), self._size - available)):
                     self._add_worker()
-                soonest = min(fresh, default=now) + self._stall - now
+                soonest = min(fresh, default=now + self._stall) - now
                 self._waiting.wait(max(soonest, self._stall / 10))
+
+    def _stale_at(self, started: float, heartbeat: Heartbeat | None) -> float:
+        """When a running job stops counting as its worker's: no progress, or past patience."""
+        progress = started if heartbeat is None else max(started, heartbeat.last)
+        return min(progress + self._stall, started + self._patience)
 
 
 @dataclass(slots=True)
@@ -200,6 +234,7 @@ class _Slot:
     """A target's place in the collector: scraper, write gate, whether busy or retired."""
 
     scraper: Scraper
+    heartbeat: Heartbeat
     gate: WriteGate = field(default_factory=WriteGate)
     busy: bool = False
     retired: bool = False
@@ -217,7 +252,7 @@ class Collector:
 
     def __init__(self, config: Config, pool: WorkerPool | None = None) -> None:
         self.config = config
-        self._slots = {t.name: _Slot(Scraper(t)) for t in config.targets}
+        self._slots = {t.name: _new_slot(t) for t in config.targets}
         self._pool = pool or WorkerPool(pool_size(len(config.targets)))
         self._lock = threading.Lock()
 
@@ -228,7 +263,7 @@ class Collector:
             for slot in idle:
                 slot.busy = True
         for slot in idle:
-            self._pool.submit(partial(self._run, slot, on_done))
+            self._pool.submit(partial(self._run, slot, on_done), slot.heartbeat)
         return [slot.scraper.target.name for slot in idle]
 
     def cycle(self) -> list[TargetReport]:
@@ -263,7 +298,7 @@ class Collector:
                 if same_place and t.name in self._slots and self._slots[t.name].scraper.target == t
             }
             retired = [slot for name, slot in self._slots.items() if kept.get(name) is not slot]
-            self._slots = {t.name: kept.get(t.name) or _Slot(Scraper(t)) for t in config.targets}
+            self._slots = {t.name: kept.get(t.name) or _new_slot(t) for t in config.targets}
             self.config = config
             for slot in retired:
                 slot.retired = True  # a job of its still queued is skipped
@@ -305,6 +340,7 @@ class Collector:
         """Scrape one target, translate and write its file (unless its gate has closed)."""
         target = slot.scraper.target
         result = slot.scraper.scrape()
+        slot.heartbeat()  # what follows is our own work: no server can stall it
         outcome = outcome_of(target, result)
         config = self.config
         translation = translate(outcome)
@@ -322,6 +358,12 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def _new_slot(target: Target) -> _Slot:
+    """A target's slot; its scraper reads the clock at each socket operation (see STALL)."""
+    heartbeat = Heartbeat()
+    return _Slot(Scraper(target, heartbeat), heartbeat)
 
 
 def _close_gates(slots: Iterable[_Slot], timeout: float) -> bool:
