@@ -9,6 +9,8 @@ import logging
 import queue
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -601,3 +603,47 @@ def test_sigterm_with_500_targets_reloaded_exits_0_within_a_second(
         assert list(textfile_dir.iterdir()) == [], daemon.log()
     finally:
         daemon.kill()
+
+
+# A child that reads a "flood" into a growing buffer on one thread, then on another, and prints
+# its resident memory (kB) before and after; argv[1] says whether the daemon's setting is made.
+FLOODS_ON_TWO_THREADS = """
+import io, sys, threading
+from textfile_redis.daemon import map_large_buffers_apart
+def rss():
+    status = open("/proc/self/status").read().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+def flood():
+    buffer = io.BytesIO()
+    for _ in range(256):
+        buffer.write(b"x" * 65536)
+    del buffer
+if sys.argv[1] == "set":
+    map_large_buffers_apart()
+flood()
+before = rss()
+for _ in range(2):
+    thread = threading.Thread(target=flood)
+    thread.start()
+    thread.join()
+print(before, rss())
+"""
+
+
+@pytest.mark.parametrize(("setting", "kept_mb"), [("set", (0, 4)), ("unset", (12, 1000))])
+def test_floods_read_on_other_threads_are_given_back(
+    setting: str, kept_mb: tuple[int, int]
+) -> None:
+    """With the daemon's allocator setting, 16 MiB buffers freed on workers leave no RSS behind.
+
+    The unset case shows what the setting is for: glibc keeps such a buffer in the thread's arena.
+    """
+    child = subprocess.run(
+        [sys.executable, "-c", FLOODS_ON_TWO_THREADS, setting],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after = (int(kb) for kb in child.stdout.split())
+    low, high = kept_mb
+    assert low <= (after - before) / 1024 <= high
