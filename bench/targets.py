@@ -227,7 +227,10 @@ def long_run(args: argparse.Namespace) -> None:
 
 
 def product_env(workdir: Path, tree: Path) -> dict[str, str]:
-    """A child's environment that imports textfile_redis from `tree`, compiled as installed."""
+    """A child's environment that imports textfile_redis from `tree`, compiled as installed.
+
+    The child runs with `python -P`: `-m` would otherwise put the working directory first.
+    """
     env = child_env(workdir)
     env["PYTHONPATH"] = str(tree)
     return env
@@ -244,7 +247,7 @@ def watch_daemon(workdir: Path, addrs: Sequence[str], args: argparse.Namespace) 
         timeout=LONG_TIMEOUT,
         interval=LONG_INTERVAL,
     )
-    argv = [sys.executable, "-m", "textfile_redis", "run", "--config", str(config)]
+    argv = [sys.executable, "-P", "-m", "textfile_redis", "run", "--config", str(config)]
     env = product_env(workdir, args.tree)
     with start_process(
         "textfile-redis run", [*argv, "--log-level=warning"], workdir / "d.log", env
@@ -347,7 +350,7 @@ def stop_after_reload(
         config.write_text(config.read_text().replace('name = "t', f'name = "{prefix}'))
 
     configure(addrs[:STOP_TARGETS_BEFORE], "a")
-    argv = [sys.executable, "-m", "textfile_redis", "run", "--config", str(config)]
+    argv = [sys.executable, "-P", "-m", "textfile_redis", "run", "--config", str(config)]
     env = product_env(workdir, args.tree)
     with start_process("textfile-redis run", argv, workdir / "d.log", env) as daemon:
         wait_for(lambda: len(list(textfile_dir.glob("*.prom"))) >= STOP_TARGETS_BEFORE)
