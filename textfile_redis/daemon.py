@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import enum
 import gc
 import logging
@@ -471,6 +470,8 @@ def map_large_buffers_apart(threshold: int = MMAP_THRESHOLD) -> bool:
     read one (bench/RESULTS.md, issue 17). A fixed threshold returns each to the system when
     freed. False when the C library has no such setting.
     """
+    import ctypes  # noqa: PLC0415 - here, not at import: `once` and `check` never need it
+
     try:
         return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, threshold))
     except (OSError, AttributeError):  # not glibc
