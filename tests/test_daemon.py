@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from tests.support.config import write_config
+from tests.support.daemon import RunningDaemon
 from tests.support.processes import wait_for
 from textfile_redis.config import Config, ConfigError, Credential, Discovery, Secret, Target
 from textfile_redis.cycle import Collector, TargetReport
@@ -22,7 +30,6 @@ from textfile_redis.notify import Notifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
 CANARY = "s3cr3t-never-printed"
 
@@ -536,3 +543,107 @@ def test_a_target_whose_settings_change_keeps_its_file_through_the_reload(
     assert _run_until(daemon, after=reloaded) == 0
     assert present_after_reload == [True]
     assert daemon.config.targets == (after,)
+
+
+# --- a stop with many targets, in a process of its own ---------------------------------------
+
+MANY_TARGETS = 500
+STOP_DEADLINE = 1.0  # seconds from SIGTERM to the exit: DESIGN.md's promise
+SIGHUP_BIT = 1 << (signal.SIGHUP - 1)
+
+
+def _unused_ports(count: int) -> list[int]:
+    """Loopback ports nothing listens on (held while chosen, then released): cheap targets."""
+    with contextlib.ExitStack() as held:
+        ports: set[int] = set()
+        while len(ports) < count:
+            probe = held.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.add(probe.getsockname()[1])
+    return sorted(ports)
+
+
+def _catches_sighup(pid: int) -> bool:
+    """Whether the daemon has installed its handlers (SIGHUP is caught only once it has)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return int(line.split()[1], 16) & SIGHUP_BIT != 0
+    return False
+
+
+def _write_targets(config: Path, textfile_dir: Path, prefix: str, ports: list[int]) -> None:
+    targets = [
+        {"name": f"{prefix}{n}", "addr": f"redis://127.0.0.1:{p}"} for n, p in enumerate(ports)
+    ]
+    write_config(config, textfile_dir, targets, interval=1, timeout=0.5)
+
+
+@pytest.mark.parametrize("moment", ["during the reload", "mid-cycle after it"])
+def test_sigterm_with_500_targets_reloaded_exits_0_within_a_second(
+    tmp_path: Path, moment: str
+) -> None:
+    """SIGTERM during or just after a reload to 500 targets exits 0 in time, leaving no file."""
+    ports = _unused_ports(10 + MANY_TARGETS)
+    textfile_dir, config = tmp_path / "textfile", tmp_path / "etc" / "config.toml"
+    textfile_dir.mkdir()
+    config.parent.mkdir()
+    _write_targets(config, textfile_dir, "a", ports[:10])
+    daemon = RunningDaemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: _catches_sighup(daemon.pid), message="handlers never installed")
+        wait_for(lambda: len(list(textfile_dir.glob("*.prom"))) == 10, message="first files")
+        _write_targets(config, textfile_dir, "b", ports[10:])
+        daemon.send(signal.SIGHUP)
+        if moment == "mid-cycle after it":
+            wait_for(lambda: any(textfile_dir.glob("redis_b*.prom")), message="never reloaded")
+        signalled = time.monotonic()
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(10) == 0, daemon.log()
+        assert time.monotonic() - signalled < STOP_DEADLINE, daemon.log()
+        assert list(textfile_dir.iterdir()) == [], daemon.log()
+    finally:
+        daemon.kill()
+
+
+# A child that reads a "flood" into a growing buffer on one thread, then on another, and prints
+# its resident memory (kB) before and after; argv[1] says whether the daemon's setting is made.
+FLOODS_ON_TWO_THREADS = """
+import io, sys, threading
+from textfile_redis.daemon import map_large_buffers_apart
+def rss():
+    status = open("/proc/self/status").read().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+def flood():
+    buffer = io.BytesIO()
+    for _ in range(256):
+        buffer.write(b"x" * 65536)
+    del buffer
+if sys.argv[1] == "set":
+    map_large_buffers_apart()
+flood()
+before = rss()
+for _ in range(2):
+    thread = threading.Thread(target=flood)
+    thread.start()
+    thread.join()
+print(before, rss())
+"""
+
+
+@pytest.mark.parametrize(("setting", "kept_mb"), [("set", (0, 4)), ("unset", (12, 1000))])
+def test_floods_read_on_other_threads_are_given_back(
+    setting: str, kept_mb: tuple[int, int]
+) -> None:
+    """With the daemon's allocator setting, 16 MiB buffers freed on workers leave no RSS behind.
+
+    The unset case shows what the setting is for: glibc keeps such a buffer in the thread's arena.
+    """
+    child = subprocess.run(
+        [sys.executable, "-c", FLOODS_ON_TWO_THREADS, setting],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after = (int(kb) for kb in child.stdout.split())
+    low, high = kept_mb
+    assert low <= (after - before) / 1024 <= high

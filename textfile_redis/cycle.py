@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import queue
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import budget
@@ -17,7 +18,7 @@ from .textfile import Marker, render, write_atomic
 from .translate import Extras, Outcome, SeriesCache, translate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from .config import Config, Target
     from .scrape import ScrapeResult
@@ -67,6 +68,11 @@ class WriteGate:
                 self._inside -= allowed
                 self._condition.notify_all()
 
+    def shut(self) -> None:
+        """Refuse new writers from now on."""
+        with self._condition:
+            self._open = False
+
     def close(self, timeout: float) -> bool:
         """Refuse new writers and wait for those inside; False when they outlast the timeout."""
         with self._condition:
@@ -74,34 +80,181 @@ class WriteGate:
             return self._condition.wait_for(lambda: self._inside == 0, timeout)
 
 
-# A job for a target's worker: collect once and report to this callback; None retires it.
-_Job = Callable[[TargetReport], None] | None
+# Workers a collector keeps, at most: enough to overlap the network and fsync waits of a few
+# targets, few enough that they do not queue for the GIL (bench/RESULTS.md, issue 17).
+POOL_SIZE = 4
+# Seconds a job may go without progress before its worker stops counting as available: a job
+# stalled this long (a hung or dripping server, a slow connect) gets a thread to stand in for
+# its worker, so it delays the targets queued behind it by this much at most, never by its whole
+# timeout. Progress, not the job's age: on a starved CPU every job is slow, and more threads
+# would only queue for the GIL. A job that progresses but runs past PATIENCE (a server that
+# drips its reply, a long key inspection) gets a stand-in too.
+STALL = 0.1
+PATIENCE = 1.0
+
+
+class Heartbeat:
+    """A clock that remembers when it was last read: a scrape reads it at each socket operation."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.last = -math.inf
+
+    def __call__(self) -> float:
+        """The time now, remembered as the last sign of progress."""
+        self.last = now = self._clock()
+        return now
+
+
+def pool_size(targets: int) -> int:
+    """The workers for this many targets: one each, up to POOL_SIZE."""
+    return max(1, min(targets, POOL_SIZE))
+
+
+class WorkerPool:
+    """Runs jobs on a few long-lived threads; a stalled job gets a stand-in thread.
+
+    `size` workers live as long as the pool (starting a thread per job cost a tenth of a
+    cycle's CPU). A watcher, asleep while no job waits, starts a temporary worker for each
+    worker whose job has shown no progress for `stall` while others wait; temporary workers
+    leave when they find no job. A job's progress is its start, or the last beat of the
+    heartbeat it was submitted with. Every thread is a daemon thread, so a server that hangs
+    never keeps the process from stopping.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        stall: float = STALL,
+        patience: float = PATIENCE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._size, self._stall, self._patience, self._clock = size, stall, patience, clock
+        self._lock = threading.Lock()
+        self._job_ready = threading.Condition(self._lock)
+        self._waiting = threading.Condition(self._lock)  # the watcher's
+        self._jobs: deque[tuple[Callable[[], None], Heartbeat | None]] = deque()
+        # By worker: when its job started, and its heartbeat if it has one.
+        self._running: dict[int, tuple[float, Heartbeat | None]] = {}
+        self._workers = 0
+        self._starting = 0  # workers started that have not asked for a job yet
+        self._idle = 0
+        self._watcher_asleep = False  # waiting for jobs, not timing a stall
+        self._closed = False
+        threading.Thread(target=self._watch, name="scrape-watch", daemon=True).start()
+
+    def submit(self, job: Callable[[], None], heartbeat: Heartbeat | None = None) -> None:
+        """Run job on a worker, at once when one is idle."""
+        with self._lock:
+            if self._closed:
+                return
+            self._jobs.append((job, heartbeat))
+            if self._idle:
+                self._job_ready.notify()
+            elif self._workers < self._size:
+                self._add_worker()
+            if self._watcher_asleep:
+                self._waiting.notify()
+
+    def resize(self, size: int) -> None:
+        """Keep `size` workers from now on; those over it leave when they find no job."""
+        with self._lock:
+            self._size = size
+            self._job_ready.notify_all()
+
+    def close(self) -> None:
+        """Drop the jobs not started; every worker leaves once its job, if any, is done."""
+        with self._lock:
+            self._closed = True
+            self._jobs.clear()
+            self._job_ready.notify_all()
+            self._waiting.notify_all()
+
+    def _add_worker(self) -> None:
+        self._workers += 1
+        self._starting += 1
+        name = f"scrape-{self._workers}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        me, first = threading.get_ident(), True
+        while (job := self._next_job(me, first=first)) is not None:
+            first = False
+            try:
+                job()
+            except Exception:  # a bug must cost one job, never a worker
+                log.exception("a collection job failed")
+
+    def _next_job(self, me: int, *, first: bool) -> Callable[[], None] | None:
+        """The next job, marked started; None when this worker is to leave.
+
+        One critical section from the end of the last job to the start of the next: the
+        watcher must never see this worker as neither starting, idle nor running.
+        """
+        with self._lock:
+            self._starting -= first
+            self._running.pop(me, None)
+            while not self._jobs:
+                if self._closed or self._workers > self._size:
+                    self._workers -= 1
+                    return None
+                self._idle += 1
+                self._job_ready.wait()
+                self._idle -= 1
+            job, heartbeat = self._jobs.popleft()
+            self._running[me] = (self._clock(), heartbeat)
+            return job
+
+    def _watch(self) -> None:
+        """While jobs wait, stand a temporary worker in for each stalled one."""
+        with self._lock:
+            while not self._closed:
+                if not self._jobs:
+                    self._watcher_asleep = True
+                    self._waiting.wait()
+                    self._watcher_asleep = False
+                    continue
+                now = self._clock()
+                stale_at = [self._stale_at(*running) for running in self._running.values()]
+                fresh = [t for t in stale_at if t > now]
+                available = self._idle + self._starting + len(fresh)
+                for _ in range(min(len(self._jobs), self._size - available)):
+                    self._add_worker()
+                soonest = min(fresh, default=now + self._stall) - now
+                self._waiting.wait(max(soonest, self._stall / 10))
+
+    def _stale_at(self, started: float, heartbeat: Heartbeat | None) -> float:
+        """When a running job stops counting as its worker's: no progress, or past patience."""
+        progress = started if heartbeat is None else max(started, heartbeat.last)
+        return min(progress + self._stall, started + self._patience)
 
 
 @dataclass(slots=True)
 class _Slot:
-    """A target's place in the collector: scraper, write gate, worker's jobs, whether busy."""
+    """A target's place in the collector: scraper, write gate, whether busy or retired."""
 
     scraper: Scraper
+    heartbeat: Heartbeat
     gate: WriteGate = field(default_factory=WriteGate)
-    jobs: queue.SimpleQueue[_Job] = field(default_factory=queue.SimpleQueue)
     busy: bool = False
+    retired: bool = False
     malformed: tuple[str, ...] = ()  # the replies last logged as malformed, by name
     budget_state: tuple[tuple[str, ...], bool] = ((), False)  # last logged: left out, over
     series: SeriesCache = field(default_factory=SeriesCache)  # translation's, kept across cycles
 
 
 class Collector:
-    """Keeps one Scraper per target, and a worker thread per target that collects it.
+    """Keeps one Scraper per target, and a pool of a few workers that collect them.
 
-    A worker lives as long as its target: starting a thread every cycle cost a tenth of the
-    cycle's CPU. Workers are daemon threads, so a server that hangs never keeps the process
-    from stopping.
+    Each target's collection is a job for the pool; a target whose last collection is still
+    running is not started again. See WorkerPool for how a hung server is kept from holding
+    up the others.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, pool: WorkerPool | None = None) -> None:
         self.config = config
-        self._slots = {t.name: self._start_slot(t) for t in config.targets}
+        self._slots = {t.name: _new_slot(t) for t in config.targets}
+        self._pool = pool or WorkerPool(pool_size(len(config.targets)))
         self._lock = threading.Lock()
 
     def start_cycle(self, on_done: Callable[[TargetReport], None]) -> list[str]:
@@ -111,7 +264,7 @@ class Collector:
             for slot in idle:
                 slot.busy = True
         for slot in idle:
-            slot.jobs.put(on_done)
+            self._pool.submit(partial(self._run, slot, on_done), slot.heartbeat)
         return [slot.scraper.target.name for slot in idle]
 
     def cycle(self) -> list[TargetReport]:
@@ -146,11 +299,13 @@ class Collector:
                 if same_place and t.name in self._slots and self._slots[t.name].scraper.target == t
             }
             retired = [slot for name, slot in self._slots.items() if kept.get(name) is not slot]
-            self._slots = {t.name: kept.get(t.name) or self._start_slot(t) for t in config.targets}
+            self._slots = {t.name: kept.get(t.name) or _new_slot(t) for t in config.targets}
             self.config = config
+            for slot in retired:
+                slot.retired = True  # a job of its still queued is skipped
+        self._pool.resize(pool_size(len(config.targets)))
+        _close_gates(retired, timeout * len(retired))
         for slot in retired:
-            slot.jobs.put(None)
-            slot.gate.close(timeout)
             slot.scraper.close()
         return [slot.scraper.target for slot in retired]
 
@@ -158,29 +313,20 @@ class Collector:
         """Let no file be written from now on; False when a writer outlasted the timeout."""
         with self._lock:
             slots = list(self._slots.values())
-        deadline = time.monotonic() + timeout
-        return all(slot.gate.close(max(0.0, deadline - time.monotonic())) for slot in slots)
+        self._pool.close()
+        return _close_gates(slots, timeout)
 
     def close(self) -> None:
         """Retire every worker and close every connection."""
         with self._lock:
             slots = list(self._slots.values())
+        self._pool.close()
         for slot in slots:
-            slot.jobs.put(None)
             slot.scraper.close()
 
-    def _start_slot(self, target: Target) -> _Slot:
-        slot = _Slot(Scraper(target))
-        name = f"scrape-{target.name}"
-        threading.Thread(target=self._work, args=(slot,), name=name, daemon=True).start()
-        return slot
-
-    def _work(self, slot: _Slot) -> None:
-        """A target's worker: one collection per job, until it is retired."""
-        while (on_done := slot.jobs.get()) is not None:
-            self._run(slot, on_done)
-
     def _run(self, slot: _Slot, on_done: Callable[[TargetReport], None]) -> None:
+        if slot.retired:  # the daemon no longer waits for its report
+            return
         try:
             report = self._collect(slot)
         except Exception as exc:  # a bug must cost one target one cycle, never the daemon
@@ -195,6 +341,7 @@ class Collector:
         """Scrape one target, translate and write its file (unless its gate has closed)."""
         target = slot.scraper.target
         result = slot.scraper.scrape()
+        slot.heartbeat()  # what follows is our own work: no server can stall it
         outcome = outcome_of(target, result)
         config = self.config
         translation = translate(outcome, slot.series)
@@ -212,6 +359,25 @@ class Collector:
             except OSError as exc:
                 return TargetReport(target, result.error, f"cannot write {target.filename}: {exc}")
         return TargetReport(target, result.error)
+
+
+def _new_slot(target: Target) -> _Slot:
+    """A target's slot; its scraper reads the clock at each socket operation (see STALL)."""
+    heartbeat = Heartbeat()
+    return _Slot(Scraper(target, heartbeat), heartbeat)
+
+
+def _close_gates(slots: Iterable[_Slot], timeout: float) -> bool:
+    """Close every gate at once, then wait for writers inside; False when one outlasted timeout.
+
+    Each gate is closed before any wait: a writer that outlasts its share must not leave the
+    gates after it open.
+    """
+    slots = list(slots)
+    for slot in slots:
+        slot.gate.shut()
+    deadline = time.monotonic() + timeout
+    return all(slot.gate.close(max(0.0, deadline - time.monotonic())) for slot in slots)
 
 
 def outcome_of(target: Target, result: ScrapeResult) -> Outcome:

@@ -39,6 +39,8 @@ STOP_WRITERS_TIMEOUT = 0.5  # seconds a writer in mid-write may take before stop
 # reload waits that long at most. A writer that outlasts it is swept after the next cycle.
 RELOAD_WRITERS_BUDGET = 0.2
 RELOAD_SETTLE = 0.2  # seconds of quiet after a config file event: Ansible writes in bursts
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 1 << 20  # bytes: a buffer this large or larger is a mapping of its own
 
 
 class Event(enum.Enum):
@@ -137,6 +139,7 @@ class Daemon:
         early_signals: stop signals that came before the handlers were in (see entry.py).
         """
         self._install_signal_handlers()
+        map_large_buffers_apart()
         if any(signum in STOP_SIGNALS for signum in early_signals):
             self.post(Event.STOP)
         self._log_warnings(self.config)
@@ -456,6 +459,23 @@ def _still_written(old: Config, new: Config) -> frozenset[str]:
     if (old.textfile_dir, old.owner) != (new.textfile_dir, new.owner):
         return frozenset()
     return frozenset(target.filename for target in new.targets)
+
+
+def map_large_buffers_apart(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Have glibc give each buffer of `threshold` bytes or more a mapping of its own.
+
+    A reply is read into a buffer that grows to its size. glibc raises its threshold to the
+    largest buffer freed so far, so after one flood cut at max_scrape_bytes the next ones came
+    from a thread's malloc arena and stayed resident there: with a pool, once per worker that
+    read one (bench/RESULTS.md, issue 17). A fixed threshold returns each to the system when
+    freed. False when the C library has no such setting.
+    """
+    import ctypes  # noqa: PLC0415 - here, not at import: `once` and `check` never need it
+
+    try:
+        return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
 def freeze_long_lived() -> None:
