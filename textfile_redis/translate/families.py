@@ -85,12 +85,26 @@ class Families:
         """A sample's series text, `name{labels}`, for `emit`."""
         return f"{metric.name}{self._labels_text(labels) if labels else self._unlabelled}"
 
-    def remember(self, key: Hashable, make: Callable[[], _T]) -> _T:
-        """What make() returns, made once per target while the key recurs (series texts)."""
+    def remember(self, key: Hashable, make: Callable[[], _T], text_size: int = 0) -> _T:
+        """What make() returns, made once per target while the key recurs (series texts).
+
+        text_size: how long the server's texts in the key are; past CACHED_TEXT_MAX, what
+        make() returns is never kept.
+        """
+        if text_size > CACHED_TEXT_MAX:
+            return make()
         found: _T | None = self._cache.get(key)
         if found is None:
             found = self._cache[key] = make()
         return found
+
+    def series_texts(self, metrics: tuple[Metric, ...], label: str, value: str) -> tuple[str, ...]:
+        """Each family's series text with one label of its own, made once per target."""
+        return self.remember(
+            (metrics, label, value),
+            lambda: tuple(self.series(metric, **{label: value}) for metric in metrics),
+            len(value),
+        )
 
     def emit(self, metric: Metric, kind: str, series: str, value: str) -> None:
         """Add a sample whose series and value are text already (from `series`, exposition)."""
@@ -168,10 +182,12 @@ class Families:
         self, metric: Metric, slot: str, labels: dict[str, str]
     ) -> tuple[str, str, str, str]:
         """A summary's or histogram's texts: before and after `slot`'s value, _sum, _count."""
-        if sum(map(len, labels.values())) > CACHED_TEXT_MAX:
-            return self._make_around(metric.name, slot, labels)
         key = (metric.name, slot, *labels.items())
-        return self.remember(key, lambda: self._make_around(metric.name, slot, labels))
+        return self.remember(
+            key,
+            lambda: self._make_around(metric.name, slot, labels),
+            sum(map(len, labels.values())),
+        )
 
     def _make_around(
         self, name: str, slot: str, labels: dict[str, str]
