@@ -26,11 +26,18 @@ class SeriesCache:
     A server names the same fields, commands and databases every cycle, so their labels are
     escaped, sorted and joined once, not every cycle. Its owner (the target's collector slot)
     passes it to each cycle's Families; nothing is shared between targets. It starts afresh
-    when the common labels change, or past MAX_ENTRIES: a server that names new fields every
-    cycle costs the cache's use, never unbounded memory.
+    when the common labels change, and when full (in `Families.remember`, so never past
+    MAX_ENTRIES, even within a cycle): a server that names new things every cycle costs the
+    cache's use, never unbounded memory, and one that names the same things again is cached
+    again from then on (keeping the full cache and adding nothing would leave it uncached).
     """
 
-    MAX_ENTRIES = 50_000  # one cycle adds at most ~13,000: INFO's 10,000 lines, 2,048 histograms
+    # The biggest recording keeps 252 entries (39 commands, 16 databases): 6 per command
+    # (commandstats, latencystats, summary, histogram) and 1 per database. A server whose
+    # clients called all of Redis 8's ~450 commands and subcommands keeps ~2,700, plus one per
+    # database, 1,024 at most (MAX_EMPTY_DATABASES). A hostile server's keys and texts are at
+    # most CACHED_TEXT_MAX long: a few MB at most (tests/test_translate_reuse.py).
+    MAX_ENTRIES = 4_096
 
     __slots__ = ("_common", "_entries")
 
@@ -38,9 +45,13 @@ class SeriesCache:
         self._common: dict[str, str] | None = None
         self._entries: dict[Hashable, Any] = {}
 
+    def __len__(self) -> int:
+        """How many entries it keeps."""
+        return len(self._entries)
+
     def entries(self, common: dict[str, str]) -> dict[Hashable, Any]:
         """The entries for samples with these common labels."""
-        if common != self._common or len(self._entries) > self.MAX_ENTRIES:
+        if common != self._common:
             self._common, self._entries = dict(common), {}
         return self._entries
 
@@ -55,7 +66,8 @@ class Families:
 
     def __init__(self, common_labels: Mapping[str, str], cache: SeriesCache | None = None) -> None:
         self._common = dict(common_labels)
-        self._cache = (cache or SeriesCache()).entries(self._common)
+        cache = SeriesCache() if cache is None else cache  # an empty one is falsy
+        self._cache = cache.entries(self._common)
         self._unlabelled = LabelLayout(self._common, ()).fill({})
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
@@ -89,13 +101,16 @@ class Families:
         """What make() returns, made once per target while the key recurs (series texts).
 
         text_size: how long the server's texts in the key are; past CACHED_TEXT_MAX, what
-        make() returns is never kept.
+        make() returns is never kept. A full cache is emptied first (SeriesCache).
         """
         if text_size > CACHED_TEXT_MAX:
             return make()
         found: _T | None = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = make()
+            found = make()
+            if len(self._cache) >= SeriesCache.MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = found
         return found
 
     def series_texts(self, metrics: tuple[Metric, ...], label: str, value: str) -> tuple[str, ...]:
