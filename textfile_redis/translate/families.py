@@ -39,20 +39,21 @@ class SeriesCache:
     # most CACHED_TEXT_MAX long: a few MB at most (tests/test_translate_reuse.py).
     MAX_ENTRIES = 4_096
 
-    __slots__ = ("_common", "_entries")
+    __slots__ = ("_common", "_entries", "pinned")
 
     def __init__(self) -> None:
         self._common: dict[str, str] | None = None
         self._entries: dict[Hashable, Any] = {}
+        self.pinned: dict[Hashable, Any] = {}  # see Families.pinned
 
     def __len__(self) -> int:
-        """How many entries it keeps."""
+        """How many entries it keeps (pinned ones aside)."""
         return len(self._entries)
 
     def entries(self, common: dict[str, str]) -> dict[Hashable, Any]:
         """The entries for samples with these common labels."""
-        if common != self._common:
-            self._common, self._entries = dict(common), {}
+        if common != self._common:  # a new target: the collector gives it a new scraper too
+            self._common, self._entries, self.pinned = dict(common), {}, {}
         return self._entries
 
 
@@ -68,6 +69,7 @@ class Families:
         self._common = dict(common_labels)
         cache = SeriesCache() if cache is None else cache  # an empty one is falsy
         self._cache = cache.entries(self._common)
+        self._pinned = cache.pinned
         self._unlabelled = LabelLayout(self._common, ()).fill({})
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
@@ -111,6 +113,17 @@ class Families:
             if len(self._cache) >= SeriesCache.MAX_ENTRIES:
                 self._cache.clear()
             self._cache[key] = found
+        return found
+
+    def pinned(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """Like `remember`, but never emptied for being full: for a few keys of our own.
+
+        What must outlive a full cache, such as the lines made from a reply the scraper passes
+        again, whose parts must all come from the cycle that asked; its maker bounds its size.
+        """
+        found: _T | None = self._pinned.get(key)
+        if found is None:
+            found = self._pinned[key] = make()
         return found
 
     def series_texts(self, metrics: tuple[Metric, ...], label: str, value: str) -> tuple[str, ...]:

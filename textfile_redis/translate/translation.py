@@ -718,10 +718,11 @@ def _latency_histogram_metrics(
     """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets.
 
     The scraper asks for it every few cycles and passes the same reply in between: the
-    families made from that reply (their _sum from that cycle's INFO) are written again.
+    families made from that reply (their _sum from that cycle's INFO) are written again:
+    pinned, since lines made afresh from it would take their _sum from this cycle's INFO.
     """
     metric = catalog.COMMANDS_LATENCIES_USEC
-    kept = families.remember(_KeptHistogram, _KeptHistogram)
+    kept = families.pinned(_KeptHistogram, _KeptHistogram)
     if reply is kept.reply and reply is not None:
         families.replay(metric, "histogram", kept.lines)
         return
