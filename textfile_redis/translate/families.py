@@ -26,22 +26,34 @@ class SeriesCache:
     A server names the same fields, commands and databases every cycle, so their labels are
     escaped, sorted and joined once, not every cycle. Its owner (the target's collector slot)
     passes it to each cycle's Families; nothing is shared between targets. It starts afresh
-    when the common labels change, or past MAX_ENTRIES: a server that names new fields every
-    cycle costs the cache's use, never unbounded memory.
+    when the common labels change, and when full (in `Families.remember`, so never past
+    MAX_ENTRIES, even within a cycle): a server that names new things every cycle costs the
+    cache's use, never unbounded memory, and one that names the same things again is cached
+    again from then on (keeping the full cache and adding nothing would leave it uncached).
     """
 
-    MAX_ENTRIES = 50_000  # one cycle adds at most ~13,000: INFO's 10,000 lines, 2,048 histograms
+    # The biggest recording keeps 252 entries (39 commands, 16 databases): 6 per command
+    # (commandstats, latencystats, summary, histogram) and 1 per database. A server whose
+    # clients called all of Redis 8's ~450 commands and subcommands keeps ~2,700, plus one per
+    # database, 1,024 at most (MAX_EMPTY_DATABASES). A hostile server's keys and texts are at
+    # most CACHED_TEXT_MAX long: a few MB at most (tests/test_translate_reuse.py).
+    MAX_ENTRIES = 4_096
 
-    __slots__ = ("_common", "_entries")
+    __slots__ = ("_common", "_entries", "pinned")
 
     def __init__(self) -> None:
         self._common: dict[str, str] | None = None
         self._entries: dict[Hashable, Any] = {}
+        self.pinned: dict[Hashable, Any] = {}  # see Families.pinned
+
+    def __len__(self) -> int:
+        """How many entries it keeps (pinned ones aside)."""
+        return len(self._entries)
 
     def entries(self, common: dict[str, str]) -> dict[Hashable, Any]:
         """The entries for samples with these common labels."""
-        if common != self._common or len(self._entries) > self.MAX_ENTRIES:
-            self._common, self._entries = dict(common), {}
+        if common != self._common:  # a new target: the collector gives it a new scraper too
+            self._common, self._entries, self.pinned = dict(common), {}, {}
         return self._entries
 
 
@@ -55,7 +67,9 @@ class Families:
 
     def __init__(self, common_labels: Mapping[str, str], cache: SeriesCache | None = None) -> None:
         self._common = dict(common_labels)
-        self._cache = (cache or SeriesCache()).entries(self._common)
+        cache = SeriesCache() if cache is None else cache  # an empty one is falsy
+        self._cache = cache.entries(self._common)
+        self._pinned = cache.pinned
         self._unlabelled = LabelLayout(self._common, ()).fill({})
         self._layouts: dict[tuple[str, ...], LabelLayout] = {}
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
@@ -85,12 +99,40 @@ class Families:
         """A sample's series text, `name{labels}`, for `emit`."""
         return f"{metric.name}{self._labels_text(labels) if labels else self._unlabelled}"
 
-    def remember(self, key: Hashable, make: Callable[[], _T]) -> _T:
-        """What make() returns, made once per target while the key recurs (series texts)."""
+    def remember(self, key: Hashable, make: Callable[[], _T], text_size: int = 0) -> _T:
+        """What make() returns, made once per target while the key recurs (series texts).
+
+        text_size: how long the server's texts in the key are; past CACHED_TEXT_MAX, what
+        make() returns is never kept. A full cache is emptied first (SeriesCache).
+        """
+        if text_size > CACHED_TEXT_MAX:
+            return make()
         found: _T | None = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = make()
+            found = make()
+            if len(self._cache) >= SeriesCache.MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = found
         return found
+
+    def pinned(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """Like `remember`, but never emptied for being full: for a few keys of our own.
+
+        What must outlive a full cache, such as the lines made from a reply the scraper passes
+        again, whose parts must all come from the cycle that asked; its maker bounds its size.
+        """
+        found: _T | None = self._pinned.get(key)
+        if found is None:
+            found = self._pinned[key] = make()
+        return found
+
+    def series_texts(self, metrics: tuple[Metric, ...], label: str, value: str) -> tuple[str, ...]:
+        """Each family's series text with one label of its own, made once per target."""
+        return self.remember(
+            (metrics, label, value),
+            lambda: tuple(self.series(metric, **{label: value}) for metric in metrics),
+            len(value),
+        )
 
     def emit(self, metric: Metric, kind: str, series: str, value: str) -> None:
         """Add a sample whose series and value are text already (from `series`, exposition)."""
@@ -168,10 +210,12 @@ class Families:
         self, metric: Metric, slot: str, labels: dict[str, str]
     ) -> tuple[str, str, str, str]:
         """A summary's or histogram's texts: before and after `slot`'s value, _sum, _count."""
-        if sum(map(len, labels.values())) > CACHED_TEXT_MAX:
-            return self._make_around(metric.name, slot, labels)
         key = (metric.name, slot, *labels.items())
-        return self.remember(key, lambda: self._make_around(metric.name, slot, labels))
+        return self.remember(
+            key,
+            lambda: self._make_around(metric.name, slot, labels),
+            sum(map(len, labels.values())),
+        )
 
     def _make_around(
         self, name: str, slot: str, labels: dict[str, str]

@@ -13,7 +13,7 @@ from textfile_redis.exposition import format_value, integer_value, number_value
 from textfile_redis.replies import as_text_dict
 
 from .bigkeys import biggest_keys_metrics, slot_stats_metrics
-from .families import CACHED_TEXT_MAX, Families, SeriesCache
+from .families import Families, SeriesCache
 from .health import health_metrics
 from .insight import insight_steps
 from .keys import (
@@ -402,10 +402,7 @@ def _server_field(families: Families, state: _InfoState, key: str, value: str) -
 
 def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
-    if len(key) + len(value) > CACHED_TEXT_MAX:
-        seen = _Remembered(value, _command_samples(families, key, value))
-    else:
-        seen = families.remember(("cmdstat", key), _Remembered)
+    seen = families.remember(("cmdstat", key), _Remembered, len(key) + len(value))
     if seen.text != value:  # most commands are called less often than every cycle
         seen.made, seen.text = _command_samples(families, key, value), value
     if seen.made is None:
@@ -438,11 +435,7 @@ def _command_samples(families: Families, key: str, value: str) -> _CommandSample
     calls, usec = _float_or_none(calls_text), _float_or_none(usec_text)
     if calls is None or usec is None:
         return None
-    series = (
-        _command_series(families, cmd)
-        if len(cmd) > CACHED_TEXT_MAX
-        else families.remember(("cmdstat series", cmd), lambda: _command_series(families, cmd))
-    )
+    series = families.series_texts(_COMMAND_COUNTERS, "cmd", cmd)
     samples = [
         (catalog.COMMANDS_TOTAL, series[0], _value(calls_text, calls)),
         (catalog.COMMANDS_DURATION_SECONDS_TOTAL, series[1], format_value(usec / 1e6)),
@@ -467,16 +460,9 @@ _COMMAND_COUNTERS = (
 )
 
 
-def _command_series(families: Families, cmd: str) -> tuple[str, ...]:
-    return tuple(families.series(metric, cmd=cmd) for metric in _COMMAND_COUNTERS)
-
-
 def _latencystats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
-    if len(key) + len(value) > CACHED_TEXT_MAX:
-        seen = _Remembered(value, _percentiles(key, value))
-    else:
-        seen = families.remember(("latencystats", key), _Remembered)
+    seen = families.remember(("latencystats", key), _Remembered, len(key) + len(value))
     if seen.text != value:
         seen.made, seen.text = _percentiles(key, value), value
     if seen.made is not None:
@@ -518,7 +504,7 @@ def _keyspace_field(families: Families, state: _InfoState, key: str, value: str)
     keys, expires = _float_or_none(keys_text), _float_or_none(expires_text)
     if keys is None or expires is None:
         return False
-    series = _db_series(families, key)
+    series = families.series_texts(_DB_GAUGES, "db", key)
     families.emit(catalog.DB_KEYS, "gauge", series[0], _value(keys_text, keys))
     families.emit(catalog.DB_KEYS_EXPIRING, "gauge", series[1], _value(expires_text, expires))
     cached = _float_or_none(stats.get("cached_keys", ""))
@@ -541,15 +527,6 @@ _DB_GAUGES = (
     catalog.DB_KEYS_CACHED,
     catalog.DB_AVG_TTL_SECONDS,
 )
-
-
-def _db_series(families: Families, db: str) -> tuple[str, ...]:
-    """A database's series texts, made once per target (a name too long, every cycle)."""
-    if len(db) > CACHED_TEXT_MAX:
-        return tuple(families.series(metric, db=db) for metric in _DB_GAUGES)
-    return families.remember(
-        ("db", db), lambda: tuple(families.series(metric, db=db) for metric in _DB_GAUGES)
-    )
 
 
 def _sentinel_field(families: Families, _state: _InfoState, key: str, value: str) -> bool:
@@ -633,8 +610,7 @@ def _latency_summaries(families: Families, state: _InfoState) -> None:
     for cmd, percentiles in state.percentiles.items():
         if cmd in state.calls:
             made_from = (state.calls[cmd], state.usecs[cmd], percentiles)
-            long = len(cmd) > CACHED_TEXT_MAX
-            seen = _Remembered() if long else families.remember(("summary", cmd), _Remembered)
+            seen = families.remember(("summary", cmd), _Remembered, len(cmd))
             if seen.text != made_from:  # an idle command's summary is last cycle's
                 lines = families.summary(metric, *made_from, cmd=cmd)
                 seen.made, seen.text = lines, made_from
@@ -647,7 +623,7 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
     for index in range(min(databases, MAX_EMPTY_DATABASES)):
         db = f"db{index}"
         if db not in seen:
-            series = _db_series(families, db)
+            series = families.series_texts(_DB_GAUGES, "db", db)
             families.emit(catalog.DB_KEYS, "gauge", series[0], "0.0")
             families.emit(catalog.DB_KEYS_EXPIRING, "gauge", series[1], "0.0")
 
@@ -742,10 +718,11 @@ def _latency_histogram_metrics(
     """LATENCY HISTOGRAM: per command, calls and cumulative power-of-two usec buckets.
 
     The scraper asks for it every few cycles and passes the same reply in between: the
-    families made from that reply (their _sum from that cycle's INFO) are written again.
+    families made from that reply (their _sum from that cycle's INFO) are written again:
+    pinned, since lines made afresh from it would take their _sum from this cycle's INFO.
     """
     metric = catalog.COMMANDS_LATENCIES_USEC
-    kept = families.remember(_KeptHistogram, _KeptHistogram)
+    kept = families.pinned(_KeptHistogram, _KeptHistogram)
     if reply is kept.reply and reply is not None:
         families.replay(metric, "histogram", kept.lines)
         return
