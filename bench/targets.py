@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -61,6 +60,7 @@ from bench.common import (
     workspace,
     write_config_file,
 )
+from tests.support.processes import free_ports
 from textfile_redis.cycle import Collector
 from textfile_redis.daemon import freeze_long_lived
 
@@ -341,7 +341,7 @@ def stop_after_reload(
     """One stop: a daemon with a few targets, a reload to N others, SIGTERM `delay` after."""
     textfile_dir = workdir / "textfile"
     textfile_dir.mkdir(parents=True)
-    ports = unused_ports(STOP_TARGETS_BEFORE + args.targets)
+    ports = free_ports(STOP_TARGETS_BEFORE + args.targets)
     addrs = [f"redis://127.0.0.1:{port}" for port in ports]
     config = workdir / "etc" / "config.toml"
 
@@ -365,17 +365,6 @@ def stop_after_reload(
             status = "killed"
         took = f"{time.monotonic() - signalled:.3f} s"
     return took, status, len(list(textfile_dir.iterdir()))
-
-
-def unused_ports(count: int) -> list[int]:
-    """Loopback ports nothing listens on (held while chosen, then released)."""
-    with contextlib.ExitStack() as held:
-        ports: set[int] = set()
-        while len(ports) < count:
-            probe = held.enter_context(socket.socket())
-            probe.bind(("127.0.0.1", 0))
-            ports.add(probe.getsockname()[1])
-    return sorted(ports)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import logging
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +19,7 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.daemon import RunningDaemon
-from tests.support.processes import wait_for
+from tests.support.processes import free_ports, wait_for
 from textfile_redis.config import Config, ConfigError, Credential, Discovery, Secret, Target
 from textfile_redis.cycle import Collector, TargetReport
 from textfile_redis.daemon import Daemon, Event, _next_tick, freeze_long_lived
@@ -552,17 +550,6 @@ STOP_DEADLINE = 1.0  # seconds from SIGTERM to the exit: DESIGN.md's promise
 SIGHUP_BIT = 1 << (signal.SIGHUP - 1)
 
 
-def _unused_ports(count: int) -> list[int]:
-    """Loopback ports nothing listens on (held while chosen, then released): cheap targets."""
-    with contextlib.ExitStack() as held:
-        ports: set[int] = set()
-        while len(ports) < count:
-            probe = held.enter_context(socket.socket())
-            probe.bind(("127.0.0.1", 0))
-            ports.add(probe.getsockname()[1])
-    return sorted(ports)
-
-
 def _catches_sighup(pid: int) -> bool:
     """Whether the daemon has installed its handlers (SIGHUP is caught only once it has)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -583,7 +570,7 @@ def test_sigterm_with_500_targets_reloaded_exits_0_within_a_second(
     tmp_path: Path, moment: str
 ) -> None:
     """SIGTERM during or just after a reload to 500 targets exits 0 in time, leaving no file."""
-    ports = _unused_ports(10 + MANY_TARGETS)
+    ports = free_ports(10 + MANY_TARGETS)
     textfile_dir, config = tmp_path / "textfile", tmp_path / "etc" / "config.toml"
     textfile_dir.mkdir()
     config.parent.mkdir()

@@ -17,7 +17,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.daemon import NotifySocket, RunningDaemon, clean_env, textfile_redis
-from tests.support.processes import free_port, wait_for
+from tests.support.processes import free_port, free_ports, wait_for
 from tests.support.servers import RedisServer, binary_for
 from tests.support.tools import require
 
@@ -679,13 +678,8 @@ QUEUED_RELOADS = 30
 
 
 def _unreachable_targets(count: int) -> list[dict[str, str]]:
-    """Targets on loopback ports nothing listens on (held while chosen, then released)."""
-    with contextlib.ExitStack() as stack:
-        ports: set[int] = set()
-        while len(ports) < count:
-            probe = stack.enter_context(socket.socket())
-            probe.bind(("127.0.0.1", 0))
-            ports.add(probe.getsockname()[1])
+    """Targets on loopback ports nothing listens on."""
+    ports = free_ports(count)
     return [{"name": f"t{i}", "addr": f"redis://127.0.0.1:{p}"} for i, p in enumerate(ports)]
 
 

@@ -50,6 +50,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """Return count distinct loopback TCP ports nothing listens on: targets that refuse at once.
+
+    Each is held while the rest are chosen, so none repeats, then all are released.
+    """
+    with contextlib.ExitStack() as held:
+        ports: set[int] = set()
+        while len(ports) < count:
+            probe = held.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.add(int(probe.getsockname()[1]))
+    return sorted(ports)
+
+
 def port_is_free(port: int) -> bool:
     """Whether a loopback TCP port can be bound right now."""
     with socket.socket() as probe:
