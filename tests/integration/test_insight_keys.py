@@ -224,13 +224,16 @@ def test_slot_stats_name_the_busiest_slots_by_keys_cpu_and_network(
 
 @dataclass(frozen=True, slots=True)
 class Sweeping:
-    """One option's sweep over a million keys, as test_million_keys measures count_keys."""
+    """One option's sweep over many keys, as test_million_keys measures count_keys."""
 
     option: dict[str, object]
     done: str  # the family whose presence says a sweep completed
     kind: str  # textfile_redis_scan_in_progress's kind
 
 
+# A batch's cost, what PING waits behind, does not grow with the keyspace; a fifth of the million
+# keeps the sweep to ~20 s (the million took 100 s) with over a thousand PINGs during scans.
+SWEPT_KEYS = 200_000
 SWEEPS = {
     "count_keys": Sweeping({"count_keys": ["db0=key:*"]}, "redis_keys_count", "count_keys"),
     "export_biggest_keys": Sweeping({"export_biggest_keys": True}, MEMORY, "export_biggest_keys"),
@@ -241,13 +244,13 @@ SWEEPS = {
 @pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
 # count_keys has its own test in test_million_keys.py; run both files together for the pair.
 @pytest.mark.parametrize("sweep", ["export_biggest_keys"])
-def test_a_million_keys_swept_keep_ping_latency_within_the_count_keys_bound(
+def test_many_keys_swept_keep_ping_latency_within_the_count_keys_bound(
     server_factory: Callable[..., RedisServer], tmp_path: Path, sweep: str
 ) -> None:
-    """count_keys and biggest keys over 1M keys: each cycle within budget, PING p99 < 50 ms."""
+    """Biggest keys over 200k keys: each cycle within budget, PING p99 under count_keys' bound."""
     server = server_factory()
     client = server.client(socket_timeout=60)
-    client.execute_command("DEBUG", "POPULATE", million.KEYS, "key", 10)  # type: ignore[no-untyped-call]
+    client.execute_command("DEBUG", "POPULATE", SWEPT_KEYS, "key", 10)  # type: ignore[no-untyped-call]
     textfile_dir = tmp_path / "textfile"
     textfile_dir.mkdir()
     config = write_config(
@@ -276,7 +279,7 @@ def test_a_million_keys_swept_keep_ping_latency_within_the_count_keys_bound(
         daemon.kill()
     during = sorted(lat for moment, lat in pinger.pings if cycles.scanning(moment))
     print(  # noqa: T201 - the figures for bench/RESULTS.md
-        f"\n{sweep} over {million.KEYS} keys: sweep complete in cycle {cycles.first_done + 1} "
+        f"\n{sweep} over {SWEPT_KEYS} keys: sweep complete in cycle {cycles.first_done + 1} "
         f"({time.monotonic() - started:.0f} s); scrape durations max "
         f"{max(d for _, d, _ in cycles.seen):.3f} s (budget {million.SCAN_BUDGET} s); "
         f"PING during scans {million._latencies(during)}"  # noqa: SLF001 - the same measure
