@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import groupby, islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
-from .replies import as_dict
+from .replies import MAX_NAME_CHARS, as_dict, cut_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,9 +36,9 @@ MEMORY_SAMPLES = 5  # MEMORY USAGE's own default: nested values are estimated fr
 # Key groups and biggest keys sweep at most this many databases (Redis has 16 by default): a
 # server listing 100,000 dbN lines would otherwise cost a pipeline and a sweep kept for each.
 MAX_SWEPT_DATABASES = 1024
-# A key name is the server's to choose, up to 512 MB: the top N keep a longer name cut, as the
-# label shows it, so TYPE cannot be asked of it and its type is published as CUT_NAME_TYPE.
-MAX_KEPT_NAME = 1024
+# A key name is the server's to choose, up to 512 MB: the top N keep a longer name cut
+# (replies.cut_name, as the label shows it), so TYPE cannot be asked of it and its type is
+# published as CUT_NAME_TYPE.
 CUT_NAME_TYPE = "unknown"
 BIGGEST_KEYS = "biggest_keys"  # the refusal's name when MEMORY USAGE or TYPE is refused
 # An ACL without the command ("no permissions to run"), or a server without it.
@@ -170,7 +170,7 @@ class TopSweep:
         memory never includes a top key; keys outside the top N are not remembered (memory
         stays N names), so a repeat of one of those is counted again.
         """
-        fresh = {_kept_name(k): m for k, m in measured.items()}
+        fresh = {cut_name(k): m for k, m in measured.items()}
         fresh = {k: m for k, m in fresh.items() if k not in self.partial}
         self.partial.update(fresh)
         self.scanned += len(fresh)
@@ -189,13 +189,6 @@ class TopSweep:
         }
         self.partial, self.scanned, self.total = {}, 0, 0
         return found
-
-
-def _kept_name(name: str) -> str:
-    """The name whole up to MAX_KEPT_NAME characters, else cut and marked as its label is."""
-    if len(name) <= MAX_KEPT_NAME:
-        return name
-    return f"{name[:MAX_KEPT_NAME]}...({len(name) - MAX_KEPT_NAME} more)"
 
 
 def _biggest(measured: dict[str, int], limit: int) -> list[tuple[str, int]]:
@@ -430,12 +423,12 @@ def _publish(
     commands: list[Command] = []
     for sweep, found in completed:
         commands.append(("SELECT", sweep.db))
-        commands += [("TYPE", e["key"]) for e in found["keys"] if len(e["key"]) <= MAX_KEPT_NAME]
+        commands += [("TYPE", e["key"]) for e in found["keys"] if len(e["key"]) <= MAX_NAME_CHARS]
     replies = iter(execute(commands) if commands else [])
     for sweep, found in completed:
         next(replies)  # SELECT's OK
         for entry in found["keys"]:
-            kind = next(replies) if len(entry["key"]) <= MAX_KEPT_NAME else CUT_NAME_TYPE
+            kind = next(replies) if len(entry["key"]) <= MAX_NAME_CHARS else CUT_NAME_TYPE
             kind = _refusal(kind, "TYPE", refused)
             entry["type"] = kind if isinstance(kind, str) else "none"
         found["keys"] = [entry for entry in found["keys"] if entry["type"] != "none"]

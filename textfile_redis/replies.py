@@ -4,6 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+# A server-chosen name (a key) kept or written longer than this is cut and marked: the sweep
+# keeps it cut and the label shows the same text.
+MAX_NAME_CHARS = 1024
+
+
+def cut_name(name: str) -> str:
+    """The name whole up to MAX_NAME_CHARS characters, else cut and marked with what is left."""
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    return f"{name[:MAX_NAME_CHARS]}...({len(name) - MAX_NAME_CHARS} more)"
+
+
+def int_or_zero(text: str) -> float:
+    """Go's Atoi as redis_exporter uses it for some fields: 0 when not an integer."""
+    try:
+        return float(int(text))
+    except ValueError:
+        return 0.0
+
 
 def as_dict(reply: object) -> dict[str, Any]:
     """A flat [name, value, name, value, ...] reply (CONFIG GET, XINFO, SENTINEL) as a dict.

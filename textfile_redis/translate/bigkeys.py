@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from textfile_redis import catalog
+from textfile_redis.replies import MAX_NAME_CHARS, cut_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 # A key name is the server's to choose, up to 512 MB: a label keeps its first 1024 characters
 # and says how many it left out, so that a file stays readable and two long keys rarely meet.
-MAX_KEY_LABEL = 1024
+MAX_KEY_LABEL = MAX_NAME_CHARS
 _CUT_MARK = re.compile(r"\.\.\.\(\d{1,12} more\)")  # what follows a label's first MAX_KEY_LABEL
 MAX_TOP_N = 100  # insight_top_n's ceiling: no reply, however long, writes more per family
 CLUSTER_SLOTS = 16384
@@ -32,9 +33,9 @@ SLOT_ORDERS: dict[str, tuple[Metric, float]] = {
 
 def bounded_label(text: str) -> str:
     """The text as a label value: whole up to MAX_KEY_LABEL characters, else cut and marked."""
-    if len(text) <= MAX_KEY_LABEL or _CUT_MARK.fullmatch(text, MAX_KEY_LABEL):
-        return text  # whole, or already cut (the sweep keeps a long key name cut)
-    return f"{text[:MAX_KEY_LABEL]}...({len(text) - MAX_KEY_LABEL} more)"
+    if _CUT_MARK.fullmatch(text, MAX_KEY_LABEL):
+        return text  # already cut: the sweep keeps a long key name as cut_name made it
+    return cut_name(text)
 
 
 def biggest_keys_metrics(families: Families, databases: Iterable[Mapping[str, Any]]) -> None:

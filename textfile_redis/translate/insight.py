@@ -57,7 +57,7 @@ def client_load_metrics(families: Families, reply: object, top_n: int) -> None:
     counts = [_counts(columns[field]) for field in counted]
     for label, metrics in _LOAD.items():
         if label in columns:  # `user` since Redis 6
-            keys = [text if len(text) <= MAX_LABEL_CHARS else OTHER for text in columns[label]]
+            keys = [_label_value(text) for text in columns[label]]
             written = [metrics[0], *(metrics[1 + _SUMMED.index(field)] for field in counted)]
             ranked = top_with_other(_grouped(keys, counts), top_n, (OTHER,), width=len(written))
             _write_load(families, label, written, ranked)

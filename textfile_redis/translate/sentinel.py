@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from textfile_redis import catalog
-from textfile_redis.replies import as_text_dict
+from textfile_redis.replies import as_text_dict, int_or_zero
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,7 +35,7 @@ _MASTER_SETTINGS = {
 def sentinel_info_field(families: Families, key: str, value: str) -> None:
     """One line of INFO's Sentinel section."""
     if key in _SENTINEL_GAUGES:
-        families.gauge(_SENTINEL_GAUGES[key], _int_or_zero(value))
+        families.gauge(_SENTINEL_GAUGES[key], int_or_zero(value))
     elif _MASTER_LINE.match(key):
         _master_line(families, value)
 
@@ -110,10 +110,3 @@ def _entries(reply: object) -> list[list[Any]]:
         msg = "expected a list of [name, value, ...] lists"
         raise TypeError(msg)
     return reply
-
-
-def _int_or_zero(text: str) -> float:
-    try:
-        return float(int(text))
-    except ValueError:
-        return 0.0

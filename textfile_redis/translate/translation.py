@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textfile_redis import __version__, catalog
 from textfile_redis.exposition import format_value, integer_value, number_value
-from textfile_redis.replies import as_text_dict
+from textfile_redis.replies import as_text_dict, int_or_zero
 
 from .bigkeys import biggest_keys_metrics, slot_stats_metrics
 from .families import Families, SeriesCache
@@ -363,7 +363,7 @@ def _replication_field(families: Families, state: _InfoState, key: str, value: s
     direct = _MASTER_DIRECT.match(key)
     if direct or key == "slave_repl_offset":
         metric = _MASTER_FIELDS[direct[2]] if direct else catalog.SLAVE_REPL_OFFSET
-        families.gauge(metric, _int_or_zero(value), **master)
+        families.gauge(metric, int_or_zero(value), **master)
         return True
     if _SLAVE.match(key):
         return _connected_slave(families, value)
@@ -874,11 +874,3 @@ def _float_or_none(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def _int_or_zero(text: str) -> float:
-    """Go's Atoi as redis_exporter uses it for master fields: 0 when not an integer."""
-    try:
-        return float(int(text))
-    except ValueError:
-        return 0.0
