@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.daemon import run_cli
 from tests.support.tools import unavailable
-from textfile_redis import catalog
+from textfile_redis import catalog, textfile
 from textfile_redis.config import Overrides, load_config
 from textfile_redis.textfile import (
     ForeignFileError,
@@ -366,6 +366,89 @@ def test_a_file_not_ours_under_our_name_is_never_replaced_or_removed(
     assert theirs.read_bytes() == content
 
 
+def _rename_over(path: Path, content: bytes) -> None:
+    beside = path.with_name(".beside")
+    beside.write_bytes(content)
+    beside.replace(path)
+
+
+@pytest.mark.parametrize(
+    ("swap", "content", "reason"),
+    [
+        (_rename_over, Marker(OTHER_OWNER, "a").line().encode(), "held by another owner"),
+        (lambda path, content: path.write_bytes(content), b"redis_up 1\n", "no marker"),
+    ],
+    ids=["renamed over, same size", "rewritten in place"],
+)
+def test_a_file_put_over_our_last_write_is_still_refused(
+    tmp_path: Path, swap: Callable[[Path, bytes], object], content: bytes, reason: str
+) -> None:
+    """What another tool put under our name since our last write there is checked again."""
+    path = tmp_path / "redis_a.prom"
+    for _ in range(2):
+        write_atomic(tmp_path, path.name, MARKED, OWNER)
+    swap(path, content)
+    with pytest.raises(ForeignFileError, match=reason):
+        write_atomic(tmp_path, path.name, MARKED, OWNER)
+    assert path.read_bytes() == content
+    assert temp_files(tmp_path, OWNER) == []
+
+
+def test_a_same_size_rewrite_in_place_of_our_last_write_is_still_refused(tmp_path: Path) -> None:
+    """Inode, size and even mtime kept (rsync --inplace -t), the change time tells a rewrite."""
+    if not _change_times_are_fine(tmp_path / "probe"):
+        pytest.skip("this kernel's file change times are per clock tick (before Linux 6.13)")
+    path = tmp_path / "redis_a.prom"
+    write_atomic(tmp_path, path.name, MARKED, OWNER)
+    theirs = Marker(OTHER_OWNER, "a").line().encode()
+    assert len(theirs) == len(MARKED)
+    ours = path.stat()
+    with path.open("r+b") as file:
+        file.write(theirs)
+    os.utime(path, ns=(ours.st_atime_ns, ours.st_mtime_ns))
+    with pytest.raises(ForeignFileError, match="held by another owner"):
+        write_atomic(tmp_path, path.name, MARKED, OWNER)
+    assert path.read_bytes() == theirs
+
+
+def _change_times_are_fine(path: Path) -> bool:
+    """Whether each of quick rewrites, each after a stat, gets a change time of its own."""
+    path.write_bytes(b"0")
+    times = set()
+    rewrites = 20
+    for _ in range(rewrites):
+        times.add(path.stat().st_ctime_ns)
+        path.write_bytes(b"0")
+    return len(times) == rewrites
+
+
+def test_our_untouched_last_write_is_replaced_without_reading_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle's usual case costs one lstat: the file is the one we left, so its marker too."""
+    write_atomic(tmp_path, "redis_a.prom", MARKED, OWNER)
+    read: list[object] = []
+    monkeypatch.setattr(textfile, "read_marker", read.append)
+    write_atomic(tmp_path, "redis_a.prom", MARKED + b"redis_up 1\n", OWNER)
+    assert read == []
+    assert (tmp_path / "redis_a.prom").read_bytes() == MARKED + b"redis_up 1\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "writer"),
+    [(b"# x\n", OWNER), (Marker(OTHER_OWNER, "a").line().encode(), OTHER_OWNER)],
+    ids=["no marker", "another owner's"],
+)
+def test_a_file_we_wrote_is_replaced_only_when_its_marker_is_ours(
+    tmp_path: Path, data: bytes, writer: str
+) -> None:
+    """Having written a file is not ownership: its marker must still name the owner."""
+    write_atomic(tmp_path, "redis_a.prom", data, writer)
+    with pytest.raises(ForeignFileError):
+        write_atomic(tmp_path, "redis_a.prom", MARKED, OWNER)
+    assert (tmp_path / "redis_a.prom").read_bytes() == data
+
+
 @pytest.mark.parametrize(
     ("kind", "described"),
     [("directory", "a directory"), ("fifo", "a FIFO"), ("symlink", "a symbolic link")],
@@ -375,7 +458,8 @@ def test_a_non_file_under_our_name_is_refused_by_the_write(
 ) -> None:
     """A directory, FIFO or link (even to our own file) where we would write stays as it was."""
     ours = _ours(tmp_path, "redis_ours.prom")
-    destination = tmp_path / "redis_a.prom"
+    destination = _ours(tmp_path)  # our last write there does not vouch for what replaced it
+    destination.unlink()
     _plant(destination, kind, ours)
     mode = destination.lstat().st_mode
     with pytest.raises(ForeignFileError, match=f"is {described}, not a textfile-redis file"):

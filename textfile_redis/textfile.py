@@ -124,24 +124,61 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
     crash the old file may come back instead of the new, and both are whole files as stale as
     each other until the next cycle replaces them.
     """
-    fd, temp = _create_temp(directory, owner)
-    destination = directory / filename
+    # Plain strings and os calls: building Path objects is a measurable share of a write.
+    destination = f"{directory}/{filename}"
+    fd, temp = _create_temp(os.fspath(directory), owner)
     try:
         try:
             os.fchmod(fd, FILE_MODE)
             _write_all(fd, data)
             os.fsync(fd)
+            _refuse_unless_free_or_ours(destination, owner)
+            os.rename(temp, destination)  # noqa: PTH104 - strings, as above
+            placed = os.fstat(fd)  # after the rename, which changes the file's ctime
         finally:
             os.close(fd)
-        _refuse_unless_free_or_ours(destination, owner)
-        temp.replace(destination)
     except BaseException:
+        _placed.pop(destination, None)
         with suppress(OSError):  # the write's own error is the one to report
-            temp.unlink()
+            os.unlink(temp)  # noqa: PTH108 - strings, as above
         raise
+    _remember(destination, owner, placed, data)
 
 
-def _refuse_unless_free_or_ours(path: Path, owner: str) -> None:
+# The file each destination last received from us, while its marker names its owner: an lstat
+# showing that very inode, unchanged since (a rewrite moves ctime, a replacement is another
+# inode), proves the marker is still ours without opening the file. Before Linux 6.13 ctime
+# moves per clock tick: a same-size rewrite by our user or root, or an inode number reused,
+# within the tick of our rename would pass: milliseconds, the check-to-rename race's kind.
+# Single dict operations are atomic, and a stale or lost entry only costs the full check.
+_Identity = tuple[str, int, int, int, int, int, int]
+_placed: dict[str, _Identity] = {}
+_PLACED_LIMIT = 4096  # destinations; past it start afresh: targets come and go with discovery
+
+
+def _remember(destination: str, owner: str, placed: os.stat_result, data: bytes) -> None:
+    marker = _parse_head(data[:_MARKER_READ_LIMIT])
+    if marker is None or marker.owner != owner:  # the next write must look at it, as before
+        _placed.pop(destination, None)
+        return
+    if len(_placed) >= _PLACED_LIMIT:
+        _placed.clear()
+    _placed[destination] = _identity(owner, placed)
+
+
+def _identity(owner: str, status: os.stat_result) -> _Identity:
+    return (
+        owner,
+        status.st_mode,
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
+
+
+def _refuse_unless_free_or_ours(path: str, owner: str) -> None:
     """Raise ForeignFileError unless nothing is at path or a file whose marker names owner.
 
     Checked as late as possible, right before the rename. Someone who can write the directory
@@ -150,7 +187,13 @@ def _refuse_unless_free_or_ours(path: Path, owner: str) -> None:
     is what we can see, which covers another tool's file or another instance's lying there.
     """
     try:
-        reason = _why_not_ours(path, owner)
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if _placed.get(path) == _identity(owner, status):
+        return
+    try:
+        reason = _why_not(path, status, owner)
     except FileNotFoundError:
         return
     if reason is not None:
@@ -173,7 +216,12 @@ def _why_not_ours(path: Path, owner: str) -> str | None:
 
     Raises FileNotFoundError when nothing is there, OSError when it cannot be looked at.
     """
-    kind = _kind(os.lstat(path).st_mode)
+    return _why_not(path, os.lstat(path), owner)
+
+
+def _why_not(path: str | Path, status: os.stat_result, owner: str) -> str | None:
+    """_why_not_ours for a path whose lstat is status."""
+    kind = _kind(status.st_mode)
     if kind != "regular file":
         return f"a {kind}, not a textfile-redis file"
     marker = read_marker(path)
@@ -188,13 +236,13 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "special file")
 
 
-def _create_temp(directory: Path, owner: str) -> tuple[int, Path]:
+def _create_temp(directory: str, owner: str) -> tuple[int, str]:
     """A new file of our own: O_EXCL under a name with 64 random bits, links not followed."""
     for _ in range(_TEMP_ATTEMPTS):
-        temp = directory / f"{_temp_prefix(owner)}{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        temp = f"{directory}/{_temp_prefix(owner)}{os.urandom(8).hex()}{TEMP_SUFFIX}"
         with suppress(FileExistsError):
             return os.open(temp, _TEMP_FLAGS, 0o600), temp
-    raise FileExistsError(errno.EEXIST, "no unused temp file name", str(directory))
+    raise FileExistsError(errno.EEXIST, "no unused temp file name", directory)
 
 
 def _temp_prefix(owner: str) -> str:
@@ -207,7 +255,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_marker(path: Path) -> Marker | None:
+def read_marker(path: str | Path) -> Marker | None:
     """The marker of a regular file; None when it is not ours, not a regular file or unreadable."""
     try:
         fd = os.open(path, _READ_FLAGS)
@@ -221,6 +269,10 @@ def read_marker(path: Path) -> Marker | None:
         return None
     finally:
         os.close(fd)
+    return _parse_head(head)
+
+
+def _parse_head(head: bytes) -> Marker | None:
     return Marker.parse(head.partition(b"\n")[0].decode("utf-8", errors="replace"))
 
 
@@ -301,6 +353,7 @@ def _remove_if_ours(path: Path, owner: str) -> bool:
         reason = _why_not_our_temp(path) if is_temp else _why_not_ours(path, owner)
         if reason is None:
             path.unlink()  # the same residual race as in _refuse_unless_free_or_ours
+            _placed.pop(str(path), None)
             return True
     except FileNotFoundError:
         return False
