@@ -436,8 +436,12 @@ def test_our_untouched_last_write_is_replaced_without_reading_it_again(
 
 @pytest.mark.parametrize(
     ("data", "writer"),
-    [(b"# x\n", OWNER), (Marker(OTHER_OWNER, "a").line().encode(), OTHER_OWNER)],
-    ids=["no marker", "another owner's"],
+    [
+        (b"# x\n", OWNER),
+        (Marker(OTHER_OWNER, "a").line().encode(), OWNER),
+        (Marker(OTHER_OWNER, "a").line().encode(), OTHER_OWNER),
+    ],
+    ids=["no marker", "another owner's marker", "another owner's write"],
 )
 def test_a_file_we_wrote_is_replaced_only_when_its_marker_is_ours(
     tmp_path: Path, data: bytes, writer: str

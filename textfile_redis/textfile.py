@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -157,13 +158,19 @@ _PLACED_LIMIT = 4096  # destinations; past it start afresh: targets come and go 
 
 
 def _remember(destination: str, owner: str, placed: os.stat_result, data: bytes) -> None:
-    marker = _parse_head(data[:_MARKER_READ_LIMIT])
-    if marker is None or marker.owner != owner:  # the next write must look at it, as before
-        _placed.pop(destination, None)
+    if not _names(data[:_MARKER_READ_LIMIT].partition(b"\n")[0], owner):
+        _placed.pop(destination, None)  # the next write must read it, as before
         return
     if len(_placed) >= _PLACED_LIMIT:
         _placed.clear()
     _placed[destination] = _identity(owner, placed)
+
+
+@functools.lru_cache(maxsize=256)  # a target's first line is the same every cycle
+def _names(first_line: bytes, owner: str) -> bool:
+    """Whether a file starting with this line is ours: what read_marker would make of it."""
+    marker = _parse_head(first_line)
+    return marker is not None and marker.owner == owner
 
 
 def _identity(owner: str, status: os.stat_result) -> _Identity:
