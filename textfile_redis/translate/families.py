@@ -70,8 +70,7 @@ class Families:
         cache = SeriesCache() if cache is None else cache  # an empty one is falsy
         self._cache = cache.entries(self._common)
         self._pinned = cache.pinned
-        self._unlabelled = LabelLayout(self._common, ()).fill({})
-        self._layouts: dict[tuple[str, ...], LabelLayout] = {}
+        self._unlabelled = self._layout(()).fill({})
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
         self._begun: list[tuple[str, str]] = []  # each family's (type, header), as _lines
         self._written: set[str] = set()  # every series written, `name{labels}`
@@ -279,10 +278,8 @@ class Families:
 
     def _layout(self, shape: tuple[str, ...]) -> LabelLayout:
         """The layout for samples with these labels of their own: a dozen shapes per target."""
-        layout = self._layouts.get(shape)
-        if layout is None:
-            layout = self._layouts[shape] = LabelLayout(self._common, shape)
-        return layout
+        # Shapes are our code's own, a dozen or so: pinned, they outlive a full cache.
+        return self.pinned(("layout", shape), lambda: LabelLayout(self._common, shape))
 
 
 def _series_of(line: str) -> str:
