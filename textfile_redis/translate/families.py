@@ -70,11 +70,9 @@ class Families:
         cache = SeriesCache() if cache is None else cache  # an empty one is falsy
         self._cache = cache.entries(self._common)
         self._pinned = cache.pinned
-        self._unlabelled = LabelLayout(self._common, ()).fill({})
-        self._layouts: dict[tuple[str, ...], LabelLayout] = {}
+        self._unlabelled = self._layout(()).fill({})
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
-        self._kinds: dict[str, str] = {}
-        self._metrics: dict[str, Metric] = {}
+        self._begun: list[tuple[str, str]] = []  # each family's (type, header), as _lines
         self._written: set[str] = set()  # every series written, `name{labels}`
 
     def gauge(self, metric: Metric, value: float, /, **labels: str) -> None:
@@ -136,22 +134,30 @@ class Families:
 
     def emit(self, metric: Metric, kind: str, series: str, value: str) -> None:
         """Add a sample whose series and value are text already (from `series`, exposition)."""
+        self.emit_line(metric, kind, series, f"{series} {value}\n")
+
+    def emit_line(self, metric: Metric, kind: str, series: str, line: str) -> None:
+        """Add a sample's whole line, `series value`, kept from an earlier cycle or just made."""
         if series not in self._written:
             self._written.add(series)
-            lines = self._lines.get(metric.name) or self._begin(metric, kind)
-            lines.append(f"{series} {value}\n")
+            (self._lines.get(metric.name) or self._begin(metric, kind)).append(line)
 
-    def lines_of(self, metric: Metric) -> list[str]:
-        """A copy of the family's lines so far, for `replay` in a later cycle."""
-        return list(self._lines.get(metric.name, ()))
+    def emit_lines(self, kind: str, samples: Iterable[tuple[Metric, str, str]]) -> None:
+        """emit_line for each (family, series, line), all families of one type."""
+        for metric, series, line in samples:
+            self.emit_line(metric, kind, series, line)
 
-    def replay(self, metric: Metric, kind: str, lines: Iterable[str]) -> None:
-        """Add lines `lines_of` gave in an earlier cycle, each unless its series is written."""
+    def kept_lines(self, metric: Metric, start: int = 0) -> list[tuple[str, str]]:
+        """The family's lines from `start` on, each with its series, for `replay` later."""
+        return [(_series_of(line), line) for line in self._lines.get(metric.name, ())[start:]]
+
+    def replay(self, metric: Metric, kind: str, kept: Iterable[tuple[str, str]]) -> None:
+        """Add lines `kept_lines` gave in an earlier cycle, each unless its series is written."""
         family = self._lines.get(metric.name) or self._begin(metric, kind)
-        for line in lines:
-            series = line.rpartition(" ")[0]  # the value never holds a space
-            if series not in self._written:
-                self._written.add(series)
+        written = self._written
+        for series, line in kept:
+            if series not in written:
+                written.add(series)
                 family.append(line)
 
     def counters(self, values: Mapping[Metric, float], /, **labels: str) -> None:
@@ -172,7 +178,7 @@ class Families:
         quantiles: Mapping[float, float],
         /,
         **labels: str,
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         """Add one summary: a sample per quantile, then _sum and _count; returns its lines."""
         name = metric.name
         before, after, sum_series, count_series = self._around(metric, "quantile", labels)
@@ -184,7 +190,7 @@ class Families:
             self._add(lines, f"{before}{go_float(quantile)}{after}", value)
         self._add(lines, sum_series, total)
         self._add(lines, count_series, count)
-        return lines[start:]
+        return self.kept_lines(metric, start)
 
     def histogram(
         self,
@@ -227,10 +233,9 @@ class Families:
 
     def collect(self) -> list[Family]:
         """The families, in the order their first sample came."""
-        kinds, metrics = self._kinds, self._metrics
         return [
-            Family(name, kinds[name], _header(metrics[name], kinds[name]), lines)
-            for name, lines in self._lines.items()
+            Family(name, kind, header, lines)
+            for (name, lines), (kind, header) in zip(self._lines.items(), self._begun, strict=True)
         ]
 
     def mark(self) -> list[int]:
@@ -242,7 +247,7 @@ class Families:
         names = list(self._lines)
         for name in names[len(mark) :]:  # families begun since: dicts keep insertion order
             self._forget(self._lines.pop(name))
-            del self._kinds[name], self._metrics[name]
+        del self._begun[len(mark) :]
         for name, kept in zip(names, mark, strict=False):
             lines = self._lines[name]
             self._forget(lines[kept:])
@@ -250,7 +255,7 @@ class Families:
 
     def _forget(self, lines: list[str]) -> None:
         for line in lines:
-            self._written.discard(line.rpartition(" ")[0])  # the value never holds a space
+            self._written.discard(_series_of(line))
 
     def _add(self, lines: list[str], series: str, value: float) -> None:
         """Append the sample unless its series is already written."""
@@ -260,9 +265,12 @@ class Families:
 
     def _begin(self, metric: Metric, kind: str) -> list[str]:
         """A new family's (empty) list of lines; a family keeps the type it began with."""
-        self._kinds.setdefault(metric.name, kind)
-        self._metrics.setdefault(metric.name, metric)
-        return self._lines.setdefault(metric.name, [])
+        name = metric.name
+        lines = self._lines.get(name)
+        if lines is None:
+            lines = self._lines[name] = []
+            self._begun.append((kind, _header(metric, kind)))
+        return lines
 
     def _labels_text(self, labels: Mapping[str, str]) -> str:
         """`{addr="...",db="db0"}`: the common labels and these, sorted and escaped."""
@@ -270,10 +278,13 @@ class Families:
 
     def _layout(self, shape: tuple[str, ...]) -> LabelLayout:
         """The layout for samples with these labels of their own: a dozen shapes per target."""
-        layout = self._layouts.get(shape)
-        if layout is None:
-            layout = self._layouts[shape] = LabelLayout(self._common, shape)
-        return layout
+        # Shapes are our code's own, a dozen or so: pinned, they outlive a full cache.
+        return self.pinned(("layout", shape), lambda: LabelLayout(self._common, shape))
+
+
+def _series_of(line: str) -> str:
+    """A sample line's series: all before the value, which never holds a space."""
+    return line.rpartition(" ")[0]
 
 
 @functools.lru_cache(maxsize=1024)  # a few hundred families, the same every cycle

@@ -71,7 +71,9 @@ def _tls_certificate(
 
 def _scripting_engines(families: Families, fields: Mapping[str, str]) -> None:
     """engine_0:name=LUA,module=lua,abi_version=4,used_memory=69632,memory_overhead=56."""
-    lines = [value for key, value in fields.items() if _ENGINE.match(key)][:MAX_ENGINES]
+    lines = [value for key, value in fields.items() if key[:7] == "engine_" and _ENGINE.match(key)][
+        :MAX_ENGINES
+    ]
     for line in lines:
         parts = dict(part.partition("=")[::2] for part in line.split(",", 16)[:16])
         name = parts.get("name", "")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textfile_redis import __version__, catalog
@@ -13,7 +14,7 @@ from textfile_redis.exposition import format_value, integer_value, number_value
 from textfile_redis.replies import as_text_dict, int_or_zero
 
 from .bigkeys import biggest_keys_metrics, slot_stats_metrics
-from .families import Families, SeriesCache
+from .families import CACHED_TEXT_MAX, Families, SeriesCache
 from .health import health_metrics
 from .insight import insight_steps
 from .keys import (
@@ -232,7 +233,7 @@ def _settings(reply: object) -> dict[str, str]:
 
 
 def parse_info(text: object) -> InfoReply:
-    """Split an INFO reply into ordered (section, field, value) lines."""
+    """Split an INFO reply into its sections, each a list of (field, value) lines in order."""
     if not isinstance(text, str):
         msg = f"INFO as {type(text).__name__}, not text"
         raise TypeError(msg)
@@ -241,24 +242,32 @@ def parse_info(text: object) -> InfoReply:
         msg = f"INFO has more than {MAX_INFO_LINES} lines"
         raise ValueError(msg)
     reply = InfoReply()
-    section = ""
+    pairs: list[tuple[str, str]] = []
+    reply.sections.append(("", pairs))
     for raw in raw_lines:
         line = raw.strip()
         if line.startswith("# "):
-            section = line[2:]
+            reply.fields.update(pairs)  # the last value of a field wins, as in a dict
+            pairs = []
+            reply.sections.append((line[2:], pairs))
         elif ":" in line and len(line) >= 2:  # noqa: PLR2004 - "k:" is the shortest field
             key, _, value = line.partition(":")
-            reply.lines.append((section, key, value))
-            reply.fields[key] = value
+            pairs.append((key, value))
+    reply.fields.update(pairs)
     return reply
 
 
 @dataclass(slots=True)
 class InfoReply:
-    """An INFO reply: its lines in order, and the last value of each field."""
+    """An INFO reply: its sections in order, each with its lines, and each field's last value."""
 
-    lines: list[tuple[str, str, str]] = field(default_factory=list)
+    sections: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[tuple[str, str, str]]:
+        """Every (section, field, value) line in order."""
+        return [(name, *pair) for name, pairs in self.sections for pair in pairs]
 
     def get(self, key: str, default: str = "") -> str:
         """The field's value, or `default` when the server did not report it."""
@@ -272,18 +281,14 @@ def _info_metrics(
     info = parse_info(reply)
     state = _InfoState(outcome.now)
     plain = _plain_fields(families, outcome.extras.include_system_metrics)
-    for section, key, value in info.lines:
+    for section, pairs in info.sections:
         in_section = _SECTION_FIELDS.get(section)
-        if in_section is not None and in_section(families, state, key, value):
+        if in_section is None:
+            plain.emit(pairs)
             continue
-        sample = plain.get(key)
-        if sample is None:
-            sample = plain.add(key)
-        if sample:  # inlined, as this runs for a hundred fields every cycle
-            metric, kind, series, divisor = sample
-            text = _BOOLEAN_TEXTS.get(value) or _number_text(value, divisor)
-            if text is not None:
-                families.emit(metric, kind, series, text)
+        for key, value in pairs:
+            if not in_section(families, state, key, value):
+                plain.emit(((key, value),))
     _latency_summaries(families, state)
     _empty_databases(families, state.databases_seen, _databases(info, databases))
     _instance_info(families, info)
@@ -291,32 +296,65 @@ def _info_metrics(
     return state.usecs
 
 
-_PlainSample = tuple["Metric", str, str, float]  # family, type, series text, divisor
+class _PlainField:
+    """How a plain INFO field is exported, and its line for the value it had last."""
+
+    __slots__ = ("divisor", "kind", "line", "metric", "series", "value")
+
+    def __init__(self, metric: Metric, kind: str, series: str, divisor: float) -> None:
+        self.metric, self.kind, self.series, self.divisor = metric, kind, series, divisor
+        self.value: str | None = None  # the value `line` was made from
+        self.line: str | None = None  # None when that value was no number
+
+    def remake(self, value: str) -> None:
+        """The line for a new value."""
+        text = _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
+        self.line = None if text is None else f"{self.series} {text}\n"
+        # A long value is the server's essay, not a number: not worth keeping.
+        self.value = value if len(value) <= CACHED_TEXT_MAX else None
 
 
-class _PlainFields(dict[str, "_PlainSample | tuple[()]"]):
-    """A target's plain INFO fields by name: how each is exported, () when it is not.
+class _PlainFields(dict[str, "_PlainField | None"]):
+    """A target's plain INFO fields by name: how each is exported, None when it is not.
 
     Kept from cycle to cycle in the target's cache, since a server's fields are the same every
-    cycle; emptied when a server has named more fields than an INFO reply can hold.
+    cycle, and many of their values too: a value seen last cycle gives last cycle's line.
+    Emptied when a server has named more fields than an INFO reply can hold.
     """
 
     def __init__(self, families: Families, *, system: bool) -> None:
         super().__init__()
         self.families, self.system = families, system
 
-    def add(self, key: str) -> _PlainSample | tuple[()]:
+    def emit(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Add each field's sample: a number, or a word redis_exporter reads as 0 or 1."""
+        emit_line = self.families.emit_line
+        for key, value in pairs:
+            try:
+                plan = self[key]
+            except KeyError:
+                plan = self.add(key)
+            if plan is None:
+                continue
+            if value != plan.value:
+                plan.remake(value)
+            if plan.line is not None:
+                emit_line(plan.metric, plan.kind, plan.series, plan.line)
+
+    def add(self, key: str) -> _PlainField | None:
         """Work out and keep how the field `key` is exported (a name too long, never)."""
         if len(key) > MAX_FIELD_NAME:  # plans are cached by name: never for the server's essays
-            return ()
+            return None
         if len(self) > MAX_INFO_LINES:
             self.clear()
         plan = _exported_field_plan(key, system=self.system)
-        kind = "counter" if plan is not None and plan.counter else "gauge"
-        series = self.families.series(plan.metric, **dict(plan.labels)) if plan else ""
-        sample = (plan.metric, kind, series, plan.divisor) if plan is not None else ()
-        self[key] = sample
-        return sample
+        field = None
+        if plan is not None:
+            kind = "counter" if plan.counter else "gauge"
+            series = self.families.series(plan.metric, **dict(plan.labels))
+            field = _PlainField(plan.metric, kind, series, plan.divisor)
+        self[key] = field
+        return field
 
 
 def _plain_fields(families: Families, system: bool) -> _PlainFields:  # noqa: FBT001
@@ -347,6 +385,10 @@ class _InfoState:
     percentiles: dict[str, dict[float, float]] = field(default_factory=dict)
     databases_seen: set[str] = field(default_factory=set)
 
+    def master(self) -> dict[str, str]:
+        """The labels naming the primary, as far as INFO has told."""
+        return {"master_host": self.master_host, "master_port": self.master_port}
+
     def note_master(self, key: str, value: str) -> None:
         if _MASTER_HOST.match(key):
             self.master_host = value
@@ -355,15 +397,16 @@ class _InfoState:
 
 
 def _replication_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
+    if not key.startswith(("master", "slave")):  # role, repl_backlog_*, ...: plain fields
+        return False
     state.note_master(key, value)
-    master = {"master_host": state.master_host, "master_port": state.master_port}
     if _MASTER_LINK.match(key):
-        families.gauge(catalog.MASTER_LINK_UP, float(value == "up"), **master)
+        families.gauge(catalog.MASTER_LINK_UP, float(value == "up"), **state.master())
         return True
     direct = _MASTER_DIRECT.match(key)
     if direct or key == "slave_repl_offset":
         metric = _MASTER_FIELDS[direct[2]] if direct else catalog.SLAVE_REPL_OFFSET
-        families.gauge(metric, int_or_zero(value), **master)
+        families.gauge(metric, int_or_zero(value), **state.master())
         return True
     if _SLAVE.match(key):
         return _connected_slave(families, value)
@@ -390,7 +433,7 @@ def _connected_slave(families: Families, value: str) -> bool:
 
 def _server_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """uptime_in_seconds and hz; False, as these are plain INFO fields as well."""
-    number = _float_or_none(value)
+    number = _float_or_none(value) if key == "uptime_in_seconds" or key in _HZ else None
     if number is None:
         return False
     if key == "uptime_in_seconds":
@@ -402,15 +445,14 @@ def _server_field(families: Families, state: _InfoState, key: str, value: str) -
 
 def _commandstats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """cmdstat_get:calls=21,usec=175,usec_per_call=8.33[,rejected_calls=0,failed_calls=0]."""
-    seen = families.remember(("cmdstat", key), _Remembered, len(key) + len(value))
+    seen = families.remember(("cmdstat", key), _Remembered, len(key))
     if seen.text != value:  # most commands are called less often than every cycle
-        seen.made, seen.text = _command_samples(families, key, value), value
+        seen.made, seen.text = _command_samples(families, key, value), _kept(value)
     if seen.made is None:
         return True
     cmd, calls, usec, samples = seen.made
     state.calls[cmd], state.usecs[cmd] = calls, usec
-    for metric, series, text in samples:
-        families.emit(metric, "counter", series, text)
+    families.emit_lines("counter", samples)
     return True
 
 
@@ -422,6 +464,12 @@ class _Remembered:
     made: Any = None
 
 
+def _kept(text: str) -> str | None:
+    """The text to compare the next cycle's with: None for one too long to keep."""
+    return text if len(text) <= CACHED_TEXT_MAX else None
+
+
+# command, calls, usec, and (family, series, line) per sample
 _CommandSamples = tuple[str, float, float, list[tuple["Metric", str, str]]]
 
 
@@ -436,19 +484,15 @@ def _command_samples(families: Families, key: str, value: str) -> _CommandSample
     if calls is None or usec is None:
         return None
     series = families.series_texts(_COMMAND_COUNTERS, "cmd", cmd)
-    samples = [
-        (catalog.COMMANDS_TOTAL, series[0], _value(calls_text, calls)),
-        (catalog.COMMANDS_DURATION_SECONDS_TOTAL, series[1], format_value(usec / 1e6)),
-    ]
+    values = [_value(calls_text, calls), format_value(usec / 1e6)]
     rejected_text, failed_text = stats.get("rejected_calls", ""), stats.get("failed_calls", "")
     rejected, failed = _float_or_none(rejected_text), _float_or_none(failed_text)
     if rejected is not None and failed is not None:  # Redis 6.2 and newer
-        samples.append(
-            (catalog.COMMANDS_REJECTED_CALLS_TOTAL, series[2], _value(rejected_text, rejected))
-        )
-        samples.append(
-            (catalog.COMMANDS_FAILED_CALLS_TOTAL, series[3], _value(failed_text, failed))
-        )
+        values += [_value(rejected_text, rejected), _value(failed_text, failed)]
+    samples = [
+        (metric, text, f"{text} {value}\n")
+        for metric, text, value in zip(_COMMAND_COUNTERS, series, values, strict=False)
+    ]
     return cmd, calls, usec, samples
 
 
@@ -462,9 +506,9 @@ _COMMAND_COUNTERS = (
 
 def _latencystats_field(families: Families, state: _InfoState, key: str, value: str) -> bool:
     """latency_percentiles_usec_get:p50=1.003,p99=4.015,p99.9=9.023 (Redis 7 and newer)."""
-    seen = families.remember(("latencystats", key), _Remembered, len(key) + len(value))
+    seen = families.remember(("latencystats", key), _Remembered, len(key))
     if seen.text != value:
-        seen.made, seen.text = _percentiles(key, value), value
+        seen.made, seen.text = _percentiles(key, value), _kept(value)
     if seen.made is not None:
         cmd, percentiles = seen.made
         state.percentiles[cmd] = percentiles
@@ -623,9 +667,15 @@ def _empty_databases(families: Families, seen: set[str], databases: int) -> None
     for index in range(min(databases, MAX_EMPTY_DATABASES)):
         db = f"db{index}"
         if db not in seen:
-            series = families.series_texts(_DB_GAUGES, "db", db)
-            families.emit(catalog.DB_KEYS, "gauge", series[0], "0.0")
-            families.emit(catalog.DB_KEYS_EXPIRING, "gauge", series[1], "0.0")
+            keys, expiring = families.remember(("empty db", db), partial(_zero_lines, families, db))
+            families.emit_line(catalog.DB_KEYS, "gauge", *keys)
+            families.emit_line(catalog.DB_KEYS_EXPIRING, "gauge", *expiring)
+
+
+def _zero_lines(families: Families, db: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """An empty database's two samples, (series, line) each: the same every cycle."""
+    keys, expiring = families.series_texts(_DB_GAUGES, "db", db)[:2]
+    return (keys, f"{keys} 0.0\n"), (expiring, f"{expiring} 0.0\n")
 
 
 def _instance_info(families: Families, info: InfoReply) -> None:
@@ -733,7 +783,7 @@ def _latency_histogram_metrics(
         calls, buckets = _histogram_details(details)
         total = usec_with_subcommands.get(name, 0.0)
         families.histogram(metric, calls, total, buckets, cmd=name)
-    kept.reply, kept.lines = reply, families.lines_of(metric)
+    kept.reply, kept.lines = reply, families.kept_lines(metric)
 
 
 @dataclass(slots=True)
@@ -741,7 +791,7 @@ class _KeptHistogram:
     """A target's last LATENCY HISTOGRAM reply and the lines made from it."""
 
     reply: object = None
-    lines: list[str] = field(default_factory=list)
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (series, line)
 
 
 def _histogram_details(details: object) -> tuple[float, list[tuple[float, float]]]:
