@@ -130,16 +130,20 @@ class Scraper:
         reused = self._reused(commands)
         asked = {name: command for name, command in commands.items() if name not in reused}
         _merge(replies, refused, _run_pipeline(connection, asked))
+        self._learn(replies)  # when the first INFO was refused
         self._keep(replies, reused)
-        self._learn(replies)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
         return replies, {**self._refused, **refused}
 
     def _learn(self, replies: dict[str, Any]) -> None:
-        """Re-read the server's features from INFO: a restart may have changed its version."""
+        """Read the server's features from the connection's first INFO.
+
+        Only a restart changes them (versions, the mode, cluster-enabled are read at start), and
+        a restart breaks the connection: close() forgets them, the next connection learns anew.
+        """
         info = replies.get("info")
-        if isinstance(info, str):
+        if self._features is None and isinstance(info, str):
             self._features = ServerFeatures.from_info(info)
 
     def _commands(self, skip: dict[str, Any]) -> dict[str, Command]:

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.processes import free_port
+from tests.support.servers import RedisServer, binary_for, kind_named
+from tests.support.tools import require
 from textfile_redis.config import Secret, Target
 from textfile_redis.scrape import ASKED_EVERY, BACKOFF_MAX, Scraper
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tests.support.servers import RedisServer
+    from pathlib import Path
 
 
 def _target(addr: str, timeout: float = 2.0, **options: object) -> Target:
@@ -94,6 +95,25 @@ def test_reconnecting_asks_for_every_reply_afresh(
     scraper.scrape()
     scraper.close()
     assert admin.info("commandstats")["cmdstat_latency|histogram"]["calls"] == 2
+
+
+def test_a_server_restarted_as_another_version_is_learned_afresh(tmp_path: Path) -> None:
+    """Redis 7.0 gives way to 6.2 on its port: the new connection learns 6.2, sends it no error."""
+    kinds = [kind_named("redis-7.0"), kind_named("redis-6.2")]
+    require(all(binary_for(kind) for kind in kinds), "needs Redis 7.0 and 6.2")
+    now = [1000.0]
+    with RedisServer.start(kinds[0], tmp_path / "7.0") as first:
+        port = first.port
+        scraper = Scraper(_target(first.addr), clock=lambda: now[0])
+        assert [scraper.scrape().error for _ in range(2)] == [None, None]
+    with RedisServer.start(kinds[1], tmp_path / "6.2", pick_port=lambda: port) as second:
+        assert scraper.scrape().error is not None  # the old connection is gone
+        now[0] += BACKOFF_MAX
+        results = [scraper.scrape() for _ in range(2 * ASKED_EVERY["latency_histogram"])]
+        scraper.close()
+        assert [result.error for result in results] == [None] * len(results)
+        assert "latency_histogram" not in results[-1].replies
+        assert second.client().info("stats")["total_error_replies"] == 0
 
 
 def test_config_get_asks_for_the_settings_translation_reads(
