@@ -23,14 +23,19 @@ from redis.retry import Retry
 from .allowance import Allowance, BoundedSocket
 from .commands import (
     INFO,
+    INFO_BUT_LATENCYSTATS,
+    LATENCYSTATS_HEADER,
     SCRIPT_PREFIX,
     SLOT_STATS,
     SLOT_TRAFFIC_ORDERS,
     Command,
     ServerFeatures,
     cycle_commands,
+    latencystats_section,
+    section_headers,
     sentinel_master_commands,
     slot_stats_command,
+    with_latencystats,
 )
 from .keyscan import KeyInspector, Refused
 from .replies import as_dict
@@ -51,6 +56,11 @@ BACKOFF_MAX = 30.0
 # reply stands in, so every cycle's file is whole; translation reuses the families it made from
 # that very reply (histogram _sum included, so the histogram stays consistent, if older).
 ASKED_EVERY: dict[str, int] = {"config": 4, "latency_histogram": 4}
+# INFO's Latencystats section (three percentiles of every command ever called) is asked every
+# Nth cycle too, where INFO takes several section names: on the others INFO names every section
+# but it, and the section last received is added, so translation always sees a whole INFO ALL.
+# It is a large share of what INFO ALL costs the server (bench/RESULTS.md).
+LATENCYSTATS_EVERY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,7 @@ class Scraper:
         self._connection: AbstractConnection | None = None
         self._allowance = Allowance(clock)
         self._features: ServerFeatures | None = None
+        self._latencystats: _Latencystats | None = None  # None: INFO ALL every cycle
         self._refused: dict[str, str] = {}
         self._sent: dict[str, Command] = {}  # what each reply name was asked with, for logs
         self._script_errors: dict[str, str | None] = {}
@@ -115,6 +126,7 @@ class Scraper:
         self._connection = None
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
+        self._latencystats = None
         self._kept = {}
         if self._inspector is not None:  # no sweep of the old server goes on, or is published
             self._inspector = KeyInspector(self.target.options, self._clock)
@@ -129,8 +141,11 @@ class Scraper:
         commands = self._commands(skip=replies)
         reused = self._reused(commands)
         asked = {name: command for name, command in commands.items() if name not in reused}
+        if "info" in asked and self._latencystats is not None:
+            asked["info"] = self._latencystats.command()
         _merge(replies, refused, _run_pipeline(connection, asked))
         self._learn(replies)  # when the first INFO was refused
+        self._whole_info(connection, replies, refused, asked.get("info"))
         self._keep(replies, reused)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
@@ -145,6 +160,30 @@ class Scraper:
         info = replies.get("info")
         if self._features is None and isinstance(info, str):
             self._features = ServerFeatures.from_info(info)
+            self._latencystats = _Latencystats() if self._features.info_sections else None
+
+    def _whole_info(
+        self,
+        connection: AbstractConnection,
+        replies: dict[str, Any],
+        refused: dict[str, str],
+        asked: Command | None,
+    ) -> None:
+        """Add the kept Latencystats to an INFO asked without it; keep a fresh INFO ALL's."""
+        latencystats = self._latencystats
+        if latencystats is None:
+            return
+        if asked == INFO_BUT_LATENCYSTATS:
+            whole = latencystats.added_to(replies.get("info"))
+            if whole is not None:
+                replies["info"] = whole
+                return
+            # Refused, or other sections than INFO ALL's: INFO ALL, now and from now on.
+            self._latencystats = None
+            refused.pop("info", None)
+            _merge(replies, refused, _run_pipeline(connection, INFO))
+        elif isinstance(replies.get("info"), str):
+            latencystats.keep(replies["info"])
 
     def _commands(self, skip: dict[str, Any]) -> dict[str, Command]:
         commands = cycle_commands(self.target, self._features or ServerFeatures())
@@ -262,6 +301,41 @@ class Scraper:
         if self._connection is None:
             self._connection = _make_connection(self.target, self._allowance)
         return self._connection
+
+
+class _Latencystats:
+    """INFO's Latencystats section on one connection: asked every Nth cycle, kept in between."""
+
+    def __init__(self) -> None:
+        self._section: str | None = None  # None: nothing kept, INFO ALL is asked
+        self._cycles_left = 0
+        # INFO ALL's other section headers, until a reply without Latencystats has shown the
+        # same: sections are the server's build's, so one reply proves the connection's.
+        self._expected: list[str] | None = None
+        self._checked = False
+
+    def command(self) -> Command:
+        """INFO without Latencystats while a kept section stands in for it, else INFO ALL."""
+        if self._section is not None and self._cycles_left > 0:
+            self._cycles_left -= 1
+            return INFO_BUT_LATENCYSTATS
+        return INFO["info"]
+
+    def keep(self, info: str) -> None:
+        """Keep an INFO ALL's Latencystats section for the next cycles."""
+        self._section, self._cycles_left = latencystats_section(info), LATENCYSTATS_EVERY - 1
+        if not self._checked:
+            self._expected = [h for h in section_headers(info) if h != LATENCYSTATS_HEADER]
+
+    def added_to(self, info: object) -> str | None:
+        """INFO ALL from a reply without Latencystats; None when the reply is not that."""
+        if not isinstance(info, str) or self._section is None:
+            return None
+        if not self._checked:
+            if section_headers(info) != self._expected:
+                return None
+            self._checked, self._expected = True, None
+        return with_latencystats(info, self._section)
 
 
 def _info_problem(replies: dict[str, Any], refused: dict[str, str]) -> str | None:
