@@ -61,6 +61,9 @@ ASKED_EVERY: dict[str, int] = {"config": 4, "latency_histogram": 4}
 # but it, and the section last received is added, so translation always sees a whole INFO ALL.
 # It is a large share of what INFO ALL costs the server (bench/RESULTS.md).
 LATENCYSTATS_EVERY = 4
+# A cycle's pipeline is one of a few command sets (with or without the seldom-asked commands),
+# so its bytes are packed once: packing took 30 us a cycle. Past this many sets, start again.
+MAX_PACKED = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class Scraper:
         self._kept: dict[
             str, tuple[Any, int]
         ] = {}  # reply name -> (last reply, cycles to reuse it)
+        self._packed = _Packed()
 
     def scrape(self) -> ScrapeResult:
         """Run one cycle's commands; never raises for server or network trouble."""
@@ -143,7 +147,7 @@ class Scraper:
         asked = {name: command for name, command in commands.items() if name not in reused}
         if "info" in asked and self._latencystats is not None:
             asked["info"] = self._latencystats.command()
-        _merge(replies, refused, _run_pipeline(connection, asked))
+        _merge(replies, refused, _run_pipeline(connection, asked, self._packed))
         self._learn(replies)  # when the first INFO was refused
         self._whole_info(connection, replies, refused, asked.get("info"))
         self._keep(replies, reused)
@@ -362,14 +366,15 @@ def _merge(
     refused.update(more[1])
 
 
-def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:
+def _round_trip(
+    connection: AbstractConnection, commands: Sequence[Command], packed: _Packed | None = None
+) -> list[Any]:
     """Write every command at once, then read every reply: one round trip.
 
     An error reply comes back in its command's place; trouble with the connection raises.
     """
-    wire = [tuple(_to_wire(word) for word in command) for command in commands]
-    packed = connection.pack_commands(wire)  # type: ignore[no-untyped-call]  # untyped in redis-py
-    connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+    wire = _pack(connection, commands) if packed is None else packed.of(connection, commands)
+    connection.send_packed_command(wire, check_health=False)  # type: ignore[no-untyped-call]
     replies: list[Any] = []
     for _ in commands:
         try:
@@ -377,6 +382,26 @@ def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> 
         except redis.ResponseError as exc:  # noqa: PERF203 - read whole, the stream stays in step
             replies.append(exc)
     return replies
+
+
+def _pack(connection: AbstractConnection, commands: Sequence[Command]) -> list[bytes]:
+    wire = [tuple(_to_wire(word) for word in command) for command in commands]
+    packed: list[bytes] = connection.pack_commands(wire)  # type: ignore[no-untyped-call]
+    return packed
+
+
+class _Packed(dict[tuple[Command, ...], list[bytes]]):
+    """The bytes of the cycle's pipelines, by their commands."""
+
+    def of(self, connection: AbstractConnection, commands: Sequence[Command]) -> list[bytes]:
+        """The commands' bytes, packed the first time they are sent together."""
+        key = tuple(commands)
+        packed = self.get(key)
+        if packed is None:
+            if len(self) >= MAX_PACKED:
+                self.clear()
+            packed = self[key] = _pack(connection, commands)
+        return packed
 
 
 def _to_wire(word: str | int) -> bytes | int:
@@ -395,14 +420,15 @@ def _execute(connection: AbstractConnection, commands: Sequence[Command]) -> lis
 
 
 def _run_pipeline(
-    connection: AbstractConnection, commands: dict[str, Command]
+    connection: AbstractConnection, commands: dict[str, Command], packed: _Packed | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A round trip of named commands: replies and refusals, each by name."""
     if not commands:
         return {}, {}
     replies: dict[str, Any] = {}
     refused: dict[str, str] = {}
-    for name, reply in zip(commands, _round_trip(connection, list(commands.values())), strict=True):
+    answers = _round_trip(connection, list(commands.values()), packed)
+    for name, reply in zip(commands, answers, strict=True):
         if isinstance(reply, redis.ResponseError):
             refused[name] = str(reply)
         else:
