@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.recorded import SERVERS, load
-from textfile_redis.commands import TRANSLATED_SETTINGS, ServerFeatures, cycle_commands
+from tests.support.recorded import ADDR, NOW, SERVERS, load
+from textfile_redis.commands import (
+    LATENCYSTATS_HEADER,
+    TRANSLATED_SETTINGS,
+    ServerFeatures,
+    cycle_commands,
+    latencystats_section,
+    section_headers,
+    with_latencystats,
+)
 from textfile_redis.config import Options, Target
+from textfile_redis.textfile import Marker, render
+from textfile_redis.translate import Outcome, translate
 
 
 def _target(**options: object) -> Target:
@@ -59,3 +69,48 @@ def test_versions_need_both_major_and_minor() -> None:
     """An odd version field reads as no version: nothing version-gated is sent."""
     features = ServerFeatures.from_info("# Server\r\nredis_version:seven\r\nvalkey_version:9\r\n")
     assert features == ServerFeatures()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_several_info_sections_are_asked_from_redis_7_and_every_valkey(server: str) -> None:
+    """INFO takes several section names from Redis 7 (Valkey says redis_version 7.2)."""
+    features = ServerFeatures.from_info(load(f"{server}-primary")["replies"]["info"])
+    assert features.info_sections is (server != "redis-6.2")
+
+
+def test_a_sentinel_is_asked_info_all() -> None:
+    """A sentinel's INFO is small and has sections of its own: it keeps INFO ALL."""
+    info = "# Server\r\nredis_version:7.2.4\r\nredis_mode:sentinel\r\n"
+    assert not ServerFeatures.from_info(info).info_sections
+
+
+WITH_LATENCYSTATS = [
+    f"{server}-{role}" for server in SERVERS[1:] for role in ("primary", "replica", "opt-ins")
+]
+
+
+@pytest.mark.parametrize("fixture", WITH_LATENCYSTATS)
+def test_info_without_latencystats_and_the_kept_section_write_info_alls_file(fixture: str) -> None:
+    """The other sections, then the section cut from INFO ALL, translate to INFO ALL's bytes."""
+    replies = load(fixture)["replies"]
+    info = replies["info"]
+    section = latencystats_section(info)
+    others = info.replace(section, "")
+    assert section.startswith("# Latencystats\r\nlatency_percentiles_usec_")
+    assert section.count("\n") == 1 + info.count("\nlatency_percentiles_usec_")
+    assert LATENCYSTATS_HEADER not in others
+    assert section_headers(others) == [h for h in section_headers(info) if h != LATENCYSTATS_HEADER]
+    whole = {**replies, "info": with_latencystats(others, section)}
+    assert _file(whole) == _file(replies)
+
+
+def test_an_info_without_latencystats_keeps_none() -> None:
+    """Redis 6.2's INFO ALL has no Latencystats: nothing is kept, nothing is added."""
+    info = load("redis-6.2-primary")["replies"]["info"]
+    assert latencystats_section(info) == ""
+    assert with_latencystats(info, "") == info
+
+
+def _file(replies: dict[str, object]) -> bytes:
+    outcome = Outcome(addr=ADDR, replies=replies, refused={}, duration=0.002, now=NOW)
+    return render(translate(outcome).families, Marker("owner", "t"))

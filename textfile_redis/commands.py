@@ -12,6 +12,19 @@ if TYPE_CHECKING:
 Command = tuple[str | int, ...]
 
 INFO: dict[str, Command] = {"info": ("INFO", "ALL")}
+# INFO ALL but its Latencystats section, for servers that take several section names: "default",
+# then what ALL adds to it (Commandstats everywhere; Valkey 9's TLS, Cluster Info and Scripting
+# Engines: a name a server does not know adds nothing). Not "modules", which adds every loaded
+# module's own sections, and which ALL leaves out.
+INFO_BUT_LATENCYSTATS: Command = (
+    "INFO",
+    "default",
+    "commandstats",
+    "tls",
+    "cluster_info",
+    "scriptingengines",
+)
+LATENCYSTATS_HEADER = "# Latencystats"
 # Commands only some servers know are sent once INFO has shown the server has them: an unknown
 # command would count as an error reply in the server's own error metrics on every cycle.
 REDIS_BASE: dict[str, Command] = {
@@ -65,6 +78,7 @@ class ServerFeatures:
     sentinel: bool = False
     slot_stats: bool = False  # CLUSTER SLOT-STATS: a cluster node of Valkey 8+ or Redis 8.2+
     acl: bool = False  # ACL LOG (Redis 6, every Valkey)
+    info_sections: bool = False  # INFO takes several section names (Redis 7, every Valkey)
 
     @classmethod
     def from_info(cls, info: str) -> ServerFeatures:
@@ -85,6 +99,7 @@ class ServerFeatures:
             sentinel=mode == "sentinel",
             slot_stats=slot_stats and "\ncluster_enabled:1" in info,
             acl=_version(info, "redis_version") >= (6, 0),
+            info_sections=redis_7 and mode != "sentinel",  # a sentinel's INFO is small anyway
         )
 
 
@@ -106,6 +121,25 @@ def _version(info: str, name: str) -> tuple[int, int]:
     """Major and minor of a version field: (7, 2) for 7.2.4, (0, 0) when absent or odd."""
     match = _VERSION.match(_field(info, name))
     return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+def latencystats_section(info: str) -> str:
+    """INFO ALL's Latencystats section, header and lines, or "" when it has none."""
+    start = info.find(f"\n{LATENCYSTATS_HEADER}") + 1
+    if start == 0:
+        return ""
+    end = info.find("\n# ", start)
+    return info[start : end if end >= 0 else len(info)].rstrip("\r\n") + "\r\n"
+
+
+def with_latencystats(info: str, section: str) -> str:
+    """An INFO reply without the Latencystats section, and that section after its last one."""
+    return f"{info}\r\n{section}" if section else info
+
+
+def section_headers(info: str) -> list[str]:
+    """The section header lines of an INFO reply, in order ("# Server", ...)."""
+    return [line.rstrip("\r") for line in info.split("\n") if line.startswith("# ")]
 
 
 def cycle_commands(target: Target, features: ServerFeatures) -> dict[str, Command]:

@@ -23,14 +23,19 @@ from redis.retry import Retry
 from .allowance import Allowance, BoundedSocket
 from .commands import (
     INFO,
+    INFO_BUT_LATENCYSTATS,
+    LATENCYSTATS_HEADER,
     SCRIPT_PREFIX,
     SLOT_STATS,
     SLOT_TRAFFIC_ORDERS,
     Command,
     ServerFeatures,
     cycle_commands,
+    latencystats_section,
+    section_headers,
     sentinel_master_commands,
     slot_stats_command,
+    with_latencystats,
 )
 from .keyscan import KeyInspector, Refused
 from .replies import as_dict
@@ -51,6 +56,14 @@ BACKOFF_MAX = 30.0
 # reply stands in, so every cycle's file is whole; translation reuses the families it made from
 # that very reply (histogram _sum included, so the histogram stays consistent, if older).
 ASKED_EVERY: dict[str, int] = {"config": 4, "latency_histogram": 4}
+# INFO's Latencystats section (three percentiles of every command ever called) is asked every
+# Nth cycle too, where INFO takes several section names: on the others INFO names every section
+# but it, and the section last received is added, so translation always sees a whole INFO ALL.
+# It is a large share of what INFO ALL costs the server (bench/RESULTS.md).
+LATENCYSTATS_EVERY = 4
+# A cycle's pipeline is one of a few command sets (with or without the seldom-asked commands),
+# so its bytes are packed once: packing took 30 us a cycle. Past this many sets, start again.
+MAX_PACKED = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,7 @@ class Scraper:
         self._connection: AbstractConnection | None = None
         self._allowance = Allowance(clock)
         self._features: ServerFeatures | None = None
+        self._latencystats: _Latencystats | None = None  # None: INFO ALL every cycle
         self._refused: dict[str, str] = {}
         self._sent: dict[str, Command] = {}  # what each reply name was asked with, for logs
         self._script_errors: dict[str, str | None] = {}
@@ -83,6 +97,7 @@ class Scraper:
         self._kept: dict[
             str, tuple[Any, int]
         ] = {}  # reply name -> (last reply, cycles to reuse it)
+        self._packed = _Packed()
 
     def scrape(self) -> ScrapeResult:
         """Run one cycle's commands; never raises for server or network trouble."""
@@ -115,6 +130,7 @@ class Scraper:
         self._connection = None
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
+        self._latencystats = None
         self._kept = {}
         if self._inspector is not None:  # no sweep of the old server goes on, or is published
             self._inspector = KeyInspector(self.target.options, self._clock)
@@ -129,18 +145,49 @@ class Scraper:
         commands = self._commands(skip=replies)
         reused = self._reused(commands)
         asked = {name: command for name, command in commands.items() if name not in reused}
-        _merge(replies, refused, _run_pipeline(connection, asked))
+        if "info" in asked and self._latencystats is not None:
+            asked["info"] = self._latencystats.command()
+        _merge(replies, refused, _run_pipeline(connection, asked, self._packed))
+        self._learn(replies)  # when the first INFO was refused
+        self._whole_info(connection, replies, refused, asked.get("info"))
         self._keep(replies, reused)
-        self._learn(replies)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
         return replies, {**self._refused, **refused}
 
     def _learn(self, replies: dict[str, Any]) -> None:
-        """Re-read the server's features from INFO: a restart may have changed its version."""
+        """Read the server's features from the connection's first INFO.
+
+        Only a restart changes them (versions, the mode, cluster-enabled are read at start), and
+        a restart breaks the connection: close() forgets them, the next connection learns anew.
+        """
         info = replies.get("info")
-        if isinstance(info, str):
+        if self._features is None and isinstance(info, str):
             self._features = ServerFeatures.from_info(info)
+            self._latencystats = _Latencystats() if self._features.info_sections else None
+
+    def _whole_info(
+        self,
+        connection: AbstractConnection,
+        replies: dict[str, Any],
+        refused: dict[str, str],
+        asked: Command | None,
+    ) -> None:
+        """Add the kept Latencystats to an INFO asked without it; keep a fresh INFO ALL's."""
+        latencystats = self._latencystats
+        if latencystats is None:
+            return
+        if asked == INFO_BUT_LATENCYSTATS:
+            whole = latencystats.added_to(replies.get("info"))
+            if whole is not None:
+                replies["info"] = whole
+                return
+            # Refused, or other sections than INFO ALL's: INFO ALL, now and from now on.
+            self._latencystats = None
+            refused.pop("info", None)
+            _merge(replies, refused, _run_pipeline(connection, INFO))
+        elif isinstance(replies.get("info"), str):
+            latencystats.keep(replies["info"])
 
     def _commands(self, skip: dict[str, Any]) -> dict[str, Command]:
         commands = cycle_commands(self.target, self._features or ServerFeatures())
@@ -260,6 +307,41 @@ class Scraper:
         return self._connection
 
 
+class _Latencystats:
+    """INFO's Latencystats section on one connection: asked every Nth cycle, kept in between."""
+
+    def __init__(self) -> None:
+        self._section: str | None = None  # None: nothing kept, INFO ALL is asked
+        self._cycles_left = 0
+        # INFO ALL's other section headers, until a reply without Latencystats has shown the
+        # same: sections are the server's build's, so one reply proves the connection's.
+        self._expected: list[str] | None = None
+        self._checked = False
+
+    def command(self) -> Command:
+        """INFO without Latencystats while a kept section stands in for it, else INFO ALL."""
+        if self._section is not None and self._cycles_left > 0:
+            self._cycles_left -= 1
+            return INFO_BUT_LATENCYSTATS
+        return INFO["info"]
+
+    def keep(self, info: str) -> None:
+        """Keep an INFO ALL's Latencystats section for the next cycles."""
+        self._section, self._cycles_left = latencystats_section(info), LATENCYSTATS_EVERY - 1
+        if not self._checked:
+            self._expected = [h for h in section_headers(info) if h != LATENCYSTATS_HEADER]
+
+    def added_to(self, info: object) -> str | None:
+        """INFO ALL from a reply without Latencystats; None when the reply is not that."""
+        if not isinstance(info, str) or self._section is None:
+            return None
+        if not self._checked:
+            if section_headers(info) != self._expected:
+                return None
+            self._checked, self._expected = True, None
+        return with_latencystats(info, self._section)
+
+
 def _info_problem(replies: dict[str, Any], refused: dict[str, str]) -> str | None:
     """Why this scrape has no INFO to go on, or None: without INFO a server is not up."""
     if "info" in refused:
@@ -284,14 +366,15 @@ def _merge(
     refused.update(more[1])
 
 
-def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> list[Any]:
+def _round_trip(
+    connection: AbstractConnection, commands: Sequence[Command], packed: _Packed | None = None
+) -> list[Any]:
     """Write every command at once, then read every reply: one round trip.
 
     An error reply comes back in its command's place; trouble with the connection raises.
     """
-    wire = [tuple(_to_wire(word) for word in command) for command in commands]
-    packed = connection.pack_commands(wire)  # type: ignore[no-untyped-call]  # untyped in redis-py
-    connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+    wire = _pack(connection, commands) if packed is None else packed.of(connection, commands)
+    connection.send_packed_command(wire, check_health=False)  # type: ignore[no-untyped-call]
     replies: list[Any] = []
     for _ in commands:
         try:
@@ -299,6 +382,26 @@ def _round_trip(connection: AbstractConnection, commands: Sequence[Command]) -> 
         except redis.ResponseError as exc:  # noqa: PERF203 - read whole, the stream stays in step
             replies.append(exc)
     return replies
+
+
+def _pack(connection: AbstractConnection, commands: Sequence[Command]) -> list[bytes]:
+    wire = [tuple(_to_wire(word) for word in command) for command in commands]
+    packed: list[bytes] = connection.pack_commands(wire)  # type: ignore[no-untyped-call]
+    return packed
+
+
+class _Packed(dict[tuple[Command, ...], list[bytes]]):
+    """The bytes of the cycle's pipelines, by their commands."""
+
+    def of(self, connection: AbstractConnection, commands: Sequence[Command]) -> list[bytes]:
+        """The commands' bytes, packed the first time they are sent together."""
+        key = tuple(commands)
+        packed = self.get(key)
+        if packed is None:
+            if len(self) >= MAX_PACKED:
+                self.clear()
+            packed = self[key] = _pack(connection, commands)
+        return packed
 
 
 def _to_wire(word: str | int) -> bytes | int:
@@ -317,14 +420,15 @@ def _execute(connection: AbstractConnection, commands: Sequence[Command]) -> lis
 
 
 def _run_pipeline(
-    connection: AbstractConnection, commands: dict[str, Command]
+    connection: AbstractConnection, commands: dict[str, Command], packed: _Packed | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A round trip of named commands: replies and refusals, each by name."""
     if not commands:
         return {}, {}
     replies: dict[str, Any] = {}
     refused: dict[str, str] = {}
-    for name, reply in zip(commands, _round_trip(connection, list(commands.values())), strict=True):
+    answers = _round_trip(connection, list(commands.values()), packed)
+    for name, reply in zip(commands, answers, strict=True):
         if isinstance(reply, redis.ResponseError):
             refused[name] = str(reply)
         else:

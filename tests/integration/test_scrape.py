@@ -8,13 +8,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.processes import free_port
+from tests.support.servers import RedisServer, binary_for, kind_named
+from tests.support.tools import require
+from textfile_redis.commands import (
+    INFO,
+    INFO_BUT_LATENCYSTATS,
+    LATENCYSTATS_HEADER,
+    latencystats_section,
+    section_headers,
+)
 from textfile_redis.config import Secret, Target
-from textfile_redis.scrape import ASKED_EVERY, BACKOFF_MAX, Scraper
+from textfile_redis.scrape import ASKED_EVERY, BACKOFF_MAX, LATENCYSTATS_EVERY, Scraper
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tests.support.servers import RedisServer
+    from pathlib import Path
 
 
 def _target(addr: str, timeout: float = 2.0, **options: object) -> Target:
@@ -94,6 +102,87 @@ def test_reconnecting_asks_for_every_reply_afresh(
     scraper.scrape()
     scraper.close()
     assert admin.info("commandstats")["cmdstat_latency|histogram"]["calls"] == 2
+
+
+def _info_commands_asked(
+    server: RedisServer, scrape: Callable[[], object]
+) -> list[tuple[str, ...]]:
+    """The INFO commands a scrape sends, in order, as the server's slow log records them."""
+    admin = server.client()
+    admin.config_set("slowlog-log-slower-than", 0)
+    admin.config_set("slowlog-max-len", 1024)
+    admin.slowlog_reset()
+    scrape()
+    entries = reversed(admin.slowlog_get(1024))  # newest first
+    commands = [tuple(bytes(entry["command"]).decode().split()) for entry in entries]
+    return [command for command in commands if command[0].upper() == "INFO"]
+
+
+def test_info_leaves_out_latencystats_between_asks_and_adds_the_kept_section(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """Where INFO takes several sections, Latencystats is asked every Nth cycle, kept between."""
+    server = server_factory()
+    scraper = Scraper(_target(server.addr))
+    cycles = 2 * LATENCYSTATS_EVERY
+    infos: list[str] = []
+
+    def scrape() -> None:
+        for cycle in range(cycles):
+            if cycle == 2:  # a command first called now has percentiles from the next INFO ALL
+                server.client().echo("first call")
+            infos.append(scraper.scrape().replies["info"])
+
+    asked = _info_commands_asked(server, scrape)
+    scraper.close()
+    if server.kind.name == "redis-6.2":  # INFO takes one section name before Redis 7
+        assert asked == [INFO["info"]] * cycles
+        return
+    between = [INFO_BUT_LATENCYSTATS] * (LATENCYSTATS_EVERY - 1)
+    assert asked == [INFO["info"], *between] * 2
+    others = [h for h in section_headers(infos[0]) if h != LATENCYSTATS_HEADER]
+    assert all(section_headers(info) == [*others, LATENCYSTATS_HEADER] for info in infos[1:4])
+    kept = latencystats_section(infos[0])
+    assert [latencystats_section(info) for info in infos[1:4]] == [kept] * 3
+    assert "\ncmdstat_echo:" in infos[3]
+    assert "latency_percentiles_usec_echo:" not in infos[3]
+    assert "latency_percentiles_usec_echo:" in infos[4]
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
+def test_info_refused_without_latencystats_falls_back_to_info_all(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """A user allowed INFO ALL alone gets it every cycle, after one refusal, no cycle lost."""
+    server = server_factory()
+    server.client().execute_command(  # type: ignore[no-untyped-call]
+        "ACL", "SETUSER", "monitor", "on", ">pw", "+@all", "-info", "+info|all", "~*"
+    )
+    scraper = Scraper(_target(server.addr, username="monitor", password=Secret("pw")))
+    results = [scraper.scrape() for _ in range(2 * LATENCYSTATS_EVERY)]
+    scraper.close()
+    assert all(result.error is None and "info" not in result.refused for result in results)
+    assert all(LATENCYSTATS_HEADER in result.replies["info"] for result in results)
+    assert _info(server, "errorstats")["errorstat_NOPERM"] == {"count": 1}
+
+
+def test_a_server_restarted_as_another_version_is_learned_afresh(tmp_path: Path) -> None:
+    """Redis 7.0 gives way to 6.2 on its port: the new connection learns 6.2, sends it no error."""
+    kinds = [kind_named("redis-7.0"), kind_named("redis-6.2")]
+    require(all(binary_for(kind) for kind in kinds), "needs Redis 7.0 and 6.2")
+    now = [1000.0]
+    with RedisServer.start(kinds[0], tmp_path / "7.0") as first:
+        port = first.port
+        scraper = Scraper(_target(first.addr), clock=lambda: now[0])
+        assert [scraper.scrape().error for _ in range(2)] == [None, None]
+    with RedisServer.start(kinds[1], tmp_path / "6.2", pick_port=lambda: port) as second:
+        assert scraper.scrape().error is not None  # the old connection is gone
+        now[0] += BACKOFF_MAX
+        results = [scraper.scrape() for _ in range(2 * ASKED_EVERY["latency_histogram"])]
+        scraper.close()
+        assert [result.error for result in results] == [None] * len(results)
+        assert "latency_histogram" not in results[-1].replies
+        assert second.client().info("stats")["total_error_replies"] == 0
 
 
 def test_config_get_asks_for_the_settings_translation_reads(
