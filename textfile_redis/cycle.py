@@ -82,7 +82,7 @@ class WriteGate:
 
 # Workers a collector keeps, at most: enough to overlap the network and fsync waits of a few
 # targets, few enough that they do not queue for the GIL (bench/RESULTS.md, issue 17).
-POOL_SIZE = 4
+POOL_SIZE = 2
 # Seconds a job may go without progress before its worker stops counting as available: a job
 # stalled this long (a hung or dripping server, a slow connect) gets a thread to stand in for
 # its worker, so it delays the targets queued behind it by this much at most, never by its whole
