@@ -427,6 +427,11 @@ def _without(info: str, keys: set[str]) -> str:
     )
 
 
+def _info_lines(info: str) -> list[tuple[str, str, str]]:
+    """Every (section, field, value) line of an INFO reply, in order."""
+    return [(section, *pair) for section, pairs in parse_info(info).sections for pair in pairs]
+
+
 @pytest.mark.parametrize("fixture", sorted(path.stem for path in REPLIES.glob("*.json")))
 def test_every_info_field_is_translated_or_ignored(fixture: str) -> None:
     """Each INFO field of a recording is in a catalogue table, feeds a family, or is ignored."""
@@ -434,7 +439,7 @@ def test_every_info_field_is_translated_or_ignored(fixture: str) -> None:
     written = [(f.name, tuple(f.lines)) for f in _info_only(info)]
     tables = {**catalog.INFO_FAMILIES, **catalog.SYSTEM_GAUGES, **catalog.CLUSTER_GAUGES}
     tables |= dict.fromkeys(STATE_DEPENDENT_INFO_FIELDS, "")
-    lines = [line for line in parse_info(info).lines if line[0] not in PER_COMMAND_SECTIONS]
+    lines = [line for line in _info_lines(info) if line[0] not in PER_COMMAND_SECTIONS]
     ignored = {key for _, key, _ in lines if _ignored(key)}
     silent = [
         key
@@ -454,7 +459,7 @@ def test_every_ignored_info_field_is_in_a_recording() -> None:
     keys = {
         key
         for path in REPLIES.glob("*.json")
-        for _, key, _ in parse_info(load(path.stem)["replies"]["info"]).lines
+        for _, key, _ in _info_lines(load(path.stem)["replies"]["info"])
     }
     stale = [name for name in IGNORED_INFO_FIELDS if name not in keys]
     stale += [p for p in IGNORED_INFO_PATTERNS if not any(re.fullmatch(p, k) for k in keys)]

@@ -48,6 +48,41 @@ def test_a_kept_cache_writes_the_bytes_a_fresh_translation_writes(fixture: str) 
     assert files == [fresh, fresh, fresh]
 
 
+def _with_field(info: str, key: str, value: str) -> str:
+    """INFO with one plain field's value replaced."""
+    lines = info.split("\r\n")
+    for index, line in enumerate(lines):
+        if line.startswith(f"{key}:"):
+            lines[index] = f"{key}:{value}"
+    return "\r\n".join(lines)
+
+
+# One target's cycles, each a change the kept lines of plain fields must follow:
+# (field, its value, include_system_metrics, address).
+FIELD_CHANGES = [
+    ("used_memory", "1000", False, ADDR),
+    ("used_memory", "2000", False, ADDR),  # a new value
+    ("used_memory", "nan-ish", False, ADDR),  # no number: no sample
+    ("used_memory", "2000", False, ADDR),  # back to the value of two cycles ago
+    ("used_memory", "3" * 40, False, ADDR),  # too long to keep, made anew
+    ("used_memory", "3" * 40, False, ADDR),
+    ("used_memory", "3000", True, ADDR),  # system gauges on
+    ("total_system_memory", "4096", False, ADDR),  # and off again
+    ("used_memory", "3000", False, "redis://10.0.0.9:6379"),  # another address
+    ("used_memory", "3000", False, ADDR),
+]
+
+
+def test_kept_field_lines_follow_every_change_of_value_option_and_address() -> None:
+    """Cycle after cycle, a plain field's kept line is what a fresh translation writes."""
+    info = load("redis-7.0-primary")["replies"]["info"]
+    cache = SeriesCache()
+    for key, value, system, addr in FIELD_CHANGES:
+        replies = {"info": _with_field(info, key, value)}
+        outcome = _outcome(replies, addr, Extras(include_system_metrics=system))
+        assert _file(outcome, cache) == _file(outcome), (key, value, system, addr)
+
+
 def test_a_cache_made_for_other_labels_is_not_used() -> None:
     """A target whose address changes gets series with the new address, none of the old."""
     replies = load("redis-7.0-primary")["replies"]

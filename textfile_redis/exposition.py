@@ -84,7 +84,7 @@ class LabelLayout:
 
     Labels are sorted by name, as generate_latest leaves them in our families, and a sample's
     own label wins over a common one of the same name. A target has a dozen layouts, each made
-    once per cycle and then used for every sample of that shape.
+    once (kept with the target's series texts) and used for every sample of that shape.
     """
 
     __slots__ = ("fragments", "keys")

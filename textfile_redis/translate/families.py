@@ -72,7 +72,8 @@ class Families:
         self._pinned = cache.pinned
         self._unlabelled = self._layout(()).fill({})
         self._lines: dict[str, list[str]] = {}  # by family, in the order families came
-        self._begun: list[tuple[str, str]] = []  # each family's (type, header), as _lines
+        # Each family's (type, header), in _lines' order: _begin and rollback keep them in step.
+        self._begun: list[tuple[str, str]] = []
         self._written: set[str] = set()  # every series written, `name{labels}`
 
     def gauge(self, metric: Metric, value: float, /, **labels: str) -> None:
@@ -142,7 +143,7 @@ class Families:
             self._written.add(series)
             (self._lines.get(metric.name) or self._begin(metric, kind)).append(line)
 
-    def emit_lines(self, kind: str, samples: Iterable[tuple[Metric, str, str]]) -> None:
+    def emit_lines(self, samples: Iterable[tuple[Metric, str, str]], kind: str) -> None:
         """emit_line for each (family, series, line), all families of one type."""
         for metric, series, line in samples:
             self.emit_line(metric, kind, series, line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import TYPE_CHECKING
@@ -71,9 +72,9 @@ def _tls_certificate(
 
 def _scripting_engines(families: Families, fields: Mapping[str, str]) -> None:
     """engine_0:name=LUA,module=lua,abi_version=4,used_memory=69632,memory_overhead=56."""
-    lines = [value for key, value in fields.items() if key[:7] == "engine_" and _ENGINE.match(key)][
-        :MAX_ENGINES
-    ]
+    # The cheap test first: INFO has a few hundred fields and a handful of engines.
+    engines = (v for k, v in fields.items() if k.startswith("engine_") and _ENGINE.match(k))
+    lines = list(itertools.islice(engines, MAX_ENGINES))
     for line in lines:
         parts = dict(part.partition("=")[::2] for part in line.split(",", 16)[:16])
         name = parts.get("name", "")

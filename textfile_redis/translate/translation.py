@@ -50,6 +50,9 @@ MAX_EMPTY_DATABASES = 1024
 MAX_INFO_LINES = 10_000
 # Field names are a few dozen characters; a longer one is exported under no metric name.
 MAX_FIELD_NAME = 200
+# A plain field's value is kept with its line up to this long: 2^64 has 20 digits, a float's
+# text 24 characters at most; anything longer is made anew each cycle.
+MAX_KEPT_VALUE = 32
 MAX_FIELDS_PER_LINE = 64  # cmdstat has 5, keyspace 4, latencystats one per configured percentile
 MAX_HISTOGRAM_COMMANDS = 2048  # LATENCY HISTOGRAM: a few hundred commands and subcommands exist
 MAX_HISTOGRAM_BUCKETS = 64  # powers of two of a 64-bit microsecond count
@@ -264,11 +267,6 @@ class InfoReply:
     sections: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def lines(self) -> list[tuple[str, str, str]]:
-        """Every (section, field, value) line in order."""
-        return [(name, *pair) for name, pairs in self.sections for pair in pairs]
-
     def get(self, key: str, default: str = "") -> str:
         """The field's value, or `default` when the server did not report it."""
         return self.fields.get(key, default)
@@ -310,8 +308,8 @@ class _PlainField:
         """The line for a new value."""
         text = _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
         self.line = None if text is None else f"{self.series} {text}\n"
-        # A long value is the server's essay, not a number: not worth keeping.
-        self.value = value if len(value) <= CACHED_TEXT_MAX else None
+        # A longer value is no number a server writes: remade each cycle, never kept.
+        self.value = value if len(value) <= MAX_KEPT_VALUE else None
 
 
 class _PlainFields(dict[str, "_PlainField | None"]):
@@ -452,7 +450,7 @@ def _commandstats_field(families: Families, state: _InfoState, key: str, value: 
         return True
     cmd, calls, usec, samples = seen.made
     state.calls[cmd], state.usecs[cmd] = calls, usec
-    families.emit_lines("counter", samples)
+    families.emit_lines(samples, "counter")
     return True
 
 
