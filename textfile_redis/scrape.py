@@ -228,11 +228,12 @@ class Scraper:
         *,
         denied: bool,
     ) -> None:
-        """INFO ALL at once, and on, after INFO without Latencystats was refused or not that.
+        """Ask INFO ALL at once: INFO without Latencystats was refused, or cannot stand in.
 
-        A NOPERM holds until run_id changes; any other refusal (a passing BUSY, say) or other
-        sections than INFO ALL's hold for this connection only, and the next one asks again.
-        A reply from another server (run_id) is no verdict: that server is learned afresh.
+        Refused, or with other sections than INFO ALL's, the connection keeps to INFO ALL: after
+        a NOPERM until run_id changes, after anything else (a passing BUSY, say) for this
+        connection only, the next one asks again. A reply from another server (run_id) is no
+        verdict: that server is learned afresh.
         """
         before, reason = self._run_id, refused.pop("info", None)
         replies.pop("info", None)  # other sections: no part of it stays, should INFO ALL fail
