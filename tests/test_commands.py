@@ -11,6 +11,7 @@ from textfile_redis.commands import (
     ServerFeatures,
     cycle_commands,
     latencystats_section,
+    run_id,
     section_headers,
     with_latencystats,
 )
@@ -109,6 +110,15 @@ def test_an_info_without_latencystats_keeps_none() -> None:
     info = load("redis-6.2-primary")["replies"]["info"]
     assert latencystats_section(info) == ""
     assert with_latencystats(info, "") == info
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_run_id_is_read_from_info_all_and_from_info_without_latencystats(server: str) -> None:
+    """Both INFO forms carry the Server section's run_id, which tells one server run."""
+    info = load(f"{server}-primary")["replies"]["info"]
+    others = info.replace(latencystats_section(info), "")
+    assert len(run_id(info)) == 40  # a hex SHA-1
+    assert run_id(others) == run_id(info) != run_id(load(f"{server}-replica")["replies"]["info"])
 
 
 def _file(replies: dict[str, object]) -> bytes:

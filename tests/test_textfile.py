@@ -434,6 +434,41 @@ def test_our_untouched_last_write_is_replaced_without_reading_it_again(
     assert (tmp_path / "redis_a.prom").read_bytes() == MARKED + b"redis_up 1\n"
 
 
+def _as_coarse_times_show(status: os.stat_result, field: int, value: int) -> os.stat_result:
+    """The lstat with one field changed, times kept: what coarse timestamps can show."""
+    fields = list(status)
+    fields[field] = value
+    times = {name: getattr(status, name) for name in ("st_atime_ns", "st_mtime_ns", "st_ctime_ns")}
+    return os.stat_result(fields, times)
+
+
+@pytest.mark.parametrize(
+    ("field", "change", "read_again"),
+    [(stat.ST_NLINK, 0, False), (stat.ST_NLINK, -1, True), (stat.ST_UID, 1, True)],
+    ids=["as remembered", "a hard link added", "another user's"],
+)
+def test_our_last_write_differing_only_in_links_or_user_is_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: int, change: int, *, read_again: bool
+) -> None:
+    """Where a link or a reused inode leaves the times as they were, links and user still tell."""
+    path = tmp_path / "redis_a.prom"
+    write_atomic(tmp_path, path.name, MARKED, OWNER)
+    os.link(path, tmp_path / "elsewhere")  # moves ctime here, not always where times are coarse
+    now = path.lstat()
+    remembered = _as_coarse_times_show(now, field, int(now[field]) + change)
+    textfile._remember(str(path), OWNER, remembered, MARKED)  # noqa: SLF001 - planted
+    read: list[str | Path] = []
+
+    def recording(where: str | Path) -> Marker | None:
+        read.append(where)
+        return read_marker(where)
+
+    monkeypatch.setattr(textfile, "read_marker", recording)
+    write_atomic(tmp_path, path.name, MARKED + b"redis_up 1\n", OWNER)
+    assert read == ([str(path)] if read_again else [])
+    assert path.read_bytes() == MARKED + b"redis_up 1\n"
+
+
 @pytest.mark.parametrize(
     ("data", "writer"),
     [

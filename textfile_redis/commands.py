@@ -117,6 +117,11 @@ def _field(info: str, name: str) -> str:
     return info[start : end if end >= 0 else len(info)].strip()
 
 
+def run_id(info: str) -> str:
+    """INFO's run_id: another value on the same address is another server, or a restarted one."""
+    return _field(info, "run_id")
+
+
 def _version(info: str, name: str) -> tuple[int, int]:
     """Major and minor of a version field: (7, 2) for 7.2.4, (0, 0) when absent or odd."""
     match = _VERSION.match(_field(info, name))

@@ -32,6 +32,7 @@ from .commands import (
     ServerFeatures,
     cycle_commands,
     latencystats_section,
+    run_id,
     section_headers,
     sentinel_master_commands,
     slot_stats_command,
@@ -62,7 +63,8 @@ ASKED_EVERY: dict[str, int] = {"config": 4, "latency_histogram": 4}
 # It is a large share of what INFO ALL costs the server (bench/RESULTS.md).
 LATENCYSTATS_EVERY = 4
 # A cycle's pipeline is one of a few command sets (with or without the seldom-asked commands),
-# so its bytes are packed once: packing took 30 us a cycle. Past this many sets, start again.
+# so its bytes are packed once: packing in place cost more than the lookup (bench/RESULTS.md,
+# issue 17). Past this many sets, start again.
 MAX_PACKED = 16
 
 
@@ -86,6 +88,11 @@ class Scraper:
         self._allowance = Allowance(clock)
         self._features: ServerFeatures | None = None
         self._latencystats: _Latencystats | None = None  # None: INFO ALL every cycle
+        # Kept across connections, forgotten when run_id changes: the server answering.
+        self._run_id = ""
+        # INFO without Latencystats met NOPERM: the user's ACL allows INFO ALL alone. It is not
+        # asked again of this server run, so its ACL LOG and errorstats show one denial at most.
+        self._sub_info_denied = False
         self._refused: dict[str, str] = {}
         self._sent: dict[str, Command] = {}  # what each reply name was asked with, for logs
         self._script_errors: dict[str, str | None] = {}
@@ -128,6 +135,13 @@ class Scraper:
         if self._connection is not None:
             self._connection.disconnect()  # type: ignore[no-untyped-call]  # untyped in redis-py
         self._connection = None
+        self._forget_server()
+
+    def _forget_server(self) -> None:
+        """Forget what was learned of the server: another may answer next, or this one restarted.
+
+        Not a NOPERM to INFO without Latencystats, which holds until run_id changes.
+        """
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
         self._latencystats = None
@@ -146,25 +160,36 @@ class Scraper:
         reused = self._reused(commands)
         asked = {name: command for name, command in commands.items() if name not in reused}
         if "info" in asked and self._latencystats is not None:
-            asked["info"] = self._latencystats.command()
-        _merge(replies, refused, _run_pipeline(connection, asked, self._packed))
-        self._learn(replies)  # when the first INFO was refused
-        self._whole_info(connection, replies, refused, asked.get("info"))
+            asked["info"] = self._latencystats.next_command()
+        denied: set[str] = set()
+        _merge(replies, refused, _run_pipeline(connection, asked, self._packed, denied))
+        self._whole_info(connection, replies, refused, asked.get("info"), denied="info" in denied)
         self._keep(replies, reused)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
         return replies, {**self._refused, **refused}
 
     def _learn(self, replies: dict[str, Any]) -> None:
-        """Read the server's features from the connection's first INFO.
+        """Read the server's features from INFO ALL: a connection's first, or another server's.
 
-        Only a restart changes them (versions, the mode, cluster-enabled are read at start), and
-        a restart breaks the connection: close() forgets them, the next connection learns anew.
+        Only a restart changes them (versions, the mode, cluster-enabled are read at start). A
+        restart breaks a direct connection, but a proxy may keep it while the server behind it
+        changes: INFO's run_id tells (a str.find), and what was learned of the old one goes.
         """
         info = replies.get("info")
-        if self._features is None and isinstance(info, str):
-            self._features = ServerFeatures.from_info(info)
-            self._latencystats = _Latencystats() if self._features.info_sections else None
+        if not isinstance(info, str):
+            return
+        server = run_id(info)
+        if self._features is not None:
+            if server == self._run_id:
+                return
+            log.info("%s: another server answers (run_id changed), learning it", self.target.name)
+            self._forget_server()
+        if server != self._run_id:  # its ACL may differ: INFO without Latencystats is tried again
+            self._run_id, self._sub_info_denied = server, False
+        self._features = ServerFeatures.from_info(info)
+        sections = self._features.info_sections and not self._sub_info_denied
+        self._latencystats = _Latencystats() if sections else None
 
     def _whole_info(
         self,
@@ -172,22 +197,59 @@ class Scraper:
         replies: dict[str, Any],
         refused: dict[str, str],
         asked: Command | None,
+        *,
+        denied: bool,
     ) -> None:
-        """Add the kept Latencystats to an INFO asked without it; keep a fresh INFO ALL's."""
-        latencystats = self._latencystats
-        if latencystats is None:
+        """Make the cycle's INFO a whole INFO ALL of the server answering; learn from INFO ALL."""
+        if asked != INFO_BUT_LATENCYSTATS:
+            self._learn(replies)
+        elif self._with_kept_latencystats(replies):
             return
-        if asked == INFO_BUT_LATENCYSTATS:
-            whole = latencystats.added_to(replies.get("info"))
-            if whole is not None:
-                replies["info"] = whole
-                return
-            # Refused, or other sections than INFO ALL's: INFO ALL, now and from now on.
-            self._latencystats = None
-            refused.pop("info", None)
-            _merge(replies, refused, _run_pipeline(connection, INFO))
-        elif isinstance(replies.get("info"), str):
-            latencystats.keep(replies["info"])
+        else:
+            self._info_all_instead(connection, replies, refused, denied=denied)
+        if self._latencystats is not None and isinstance(replies.get("info"), str):
+            self._latencystats.keep(replies["info"])
+
+    def _with_kept_latencystats(self, replies: dict[str, Any]) -> bool:
+        """Add the kept Latencystats to INFO asked without it; False when it cannot stand in."""
+        info = replies.get("info")
+        if self._latencystats is None or not isinstance(info, str) or run_id(info) != self._run_id:
+            return False
+        whole = self._latencystats.added_to(info)
+        if whole is not None:
+            replies["info"] = whole
+        return whole is not None
+
+    def _info_all_instead(
+        self,
+        connection: AbstractConnection,
+        replies: dict[str, Any],
+        refused: dict[str, str],
+        *,
+        denied: bool,
+    ) -> None:
+        """Ask INFO ALL at once: INFO without Latencystats was refused, or cannot stand in.
+
+        Refused, or with other sections than INFO ALL's, the connection keeps to INFO ALL: after
+        a NOPERM until run_id changes, after anything else (a passing BUSY, say) for this
+        connection only, the next one asks again. A reply from another server (run_id) is no
+        verdict: that server is learned afresh.
+        """
+        before, reason = self._run_id, refused.pop("info", None)
+        replies.pop("info", None)  # other sections: no part of it stays, should INFO ALL fail
+        self._latencystats = None
+        _merge(replies, refused, _run_pipeline(connection, INFO))
+        self._learn(replies)
+        if self._run_id != before:
+            return
+        self._sub_info_denied = denied
+        log.info(
+            "%s: INFO %s %s; INFO ALL is asked instead, %s",
+            self.target.name,
+            " ".join(str(word) for word in INFO_BUT_LATENCYSTATS[1:]),
+            f"was refused: {reason}" if reason is not None else "answered with other sections",
+            "until the server restarts" if denied else "on this connection",
+        )
 
     def _commands(self, skip: dict[str, Any]) -> dict[str, Command]:
         commands = cycle_commands(self.target, self._features or ServerFeatures())
@@ -318,8 +380,8 @@ class _Latencystats:
         self._expected: list[str] | None = None
         self._checked = False
 
-    def command(self) -> Command:
-        """INFO without Latencystats while a kept section stands in for it, else INFO ALL."""
+    def next_command(self) -> Command:
+        """INFO without Latencystats while a kept section stands in (one cycle less), else ALL."""
         if self._section is not None and self._cycles_left > 0:
             self._cycles_left -= 1
             return INFO_BUT_LATENCYSTATS
@@ -420,9 +482,16 @@ def _execute(connection: AbstractConnection, commands: Sequence[Command]) -> lis
 
 
 def _run_pipeline(
-    connection: AbstractConnection, commands: dict[str, Command], packed: _Packed | None = None
+    connection: AbstractConnection,
+    commands: dict[str, Command],
+    packed: _Packed | None = None,
+    denied: set[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """A round trip of named commands: replies and refusals, each by name."""
+    """A round trip of named commands: replies and refusals, each by name.
+
+    The names of commands refused with NOPERM (the user's ACL) are added to `denied`: redis-py
+    leaves the code out of the message.
+    """
     if not commands:
         return {}, {}
     replies: dict[str, Any] = {}
@@ -431,6 +500,8 @@ def _run_pipeline(
     for name, reply in zip(commands, answers, strict=True):
         if isinstance(reply, redis.ResponseError):
             refused[name] = str(reply)
+            if denied is not None and isinstance(reply, redis.exceptions.NoPermissionError):
+                denied.add(name)
         else:
             replies[name] = reply
     return replies, refused

@@ -146,13 +146,16 @@ def write_atomic(directory: Path, filename: str, data: bytes, owner: str) -> Non
     _remember(destination, owner, placed, data)
 
 
-# The file each destination last received from us, while its marker names its owner: an lstat
-# showing that very inode, unchanged since (a rewrite moves ctime, a replacement is another
-# inode), proves the marker is still ours without opening the file. Before Linux 6.13 ctime
-# moves per clock tick: a same-size rewrite by our user or root, or an inode number reused,
-# within the tick of our rename would pass: milliseconds, the check-to-rename race's kind.
+# The file each destination last received from us, while its marker names its owner. An lstat
+# showing that very file untouched proves the marker is still ours without opening it: a
+# replacement is another inode or another user's, a rewrite in place moves the change time, a
+# hard link added moves the link count. What still passes: a file of our user, at our inode
+# number (ours rewritten in place, or a new file reusing the number), of the same size, changed
+# within one tick of the filesystem's timestamps after our rename. That tick is coarse on some
+# filesystems (vfat, ext4 with small inodes, some NFS), so this window can be wider than the
+# check-to-rename race's below; docs/operations.md says so.
 # Single dict operations are atomic, and a stale or lost entry only costs the full check.
-_Identity = tuple[str, int, int, int, int, int, int]
+_Identity = tuple[str, int, int, int, int, int, int, int, int]
 _placed: dict[str, _Identity] = {}
 _PLACED_LIMIT = 4096  # destinations; past it start afresh: targets come and go with discovery
 
@@ -176,7 +179,9 @@ def _names(first_line: bytes, owner: str) -> bool:
 def _identity(owner: str, status: os.stat_result) -> _Identity:
     return (
         owner,
+        status.st_uid,
         status.st_mode,
+        status.st_nlink,
         status.st_dev,
         status.st_ino,
         status.st_size,
@@ -192,6 +197,7 @@ def _refuse_unless_free_or_ours(path: str, owner: str) -> None:
     can still swap a file in between the check and the rename, and lose it to the rename: no
     check can close that race without renameat2(RENAME_EXCHANGE) and a swap back. What we refuse
     is what we can see, which covers another tool's file or another instance's lying there.
+    Our last write there, found untouched, is ours without reading its marker again (_placed).
     """
     try:
         status = os.lstat(path)
@@ -199,10 +205,7 @@ def _refuse_unless_free_or_ours(path: str, owner: str) -> None:
         return
     if _placed.get(path) == _identity(owner, status):
         return
-    try:
-        reason = _why_not(path, status, owner)
-    except FileNotFoundError:
-        return
+    reason = _why_not(path, status, owner)  # a file gone since the lstat reads as "no marker"
     if reason is not None:
         msg = f"{path} is {reason}; left as it is"
         raise ForeignFileError(msg)

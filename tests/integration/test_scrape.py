@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.hostile import Answer, Error, HostileServer, recorded_replies, resp
 from tests.support.processes import free_port
 from tests.support.servers import RedisServer, binary_for, kind_named
 from tests.support.tools import require
@@ -23,6 +25,10 @@ from textfile_redis.scrape import ASKED_EVERY, BACKOFF_MAX, LATENCYSTATS_EVERY, 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+ALL = INFO["info"]
+RECORDED_INFO: str = recorded_replies()["info"]  # Redis 7.0's INFO ALL
+RECORDED_RUN_ID = "3a02df79550a7c87a191f70d424a27521dfbfd96"
 
 
 def _target(addr: str, timeout: float = 2.0, **options: object) -> Target:
@@ -151,19 +157,164 @@ def test_info_leaves_out_latencystats_between_asks_and_adds_the_kept_section(
 
 @pytest.mark.parametrize("server_kind", ["redis-7.0"], indirect=True)
 def test_info_refused_without_latencystats_falls_back_to_info_all(
-    server_factory: Callable[..., RedisServer],
+    server_factory: Callable[..., RedisServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A user allowed INFO ALL alone gets it every cycle, after one refusal, no cycle lost."""
+    """A user allowed INFO ALL alone gets it every cycle, after one denial ever, no cycle lost."""
     server = server_factory()
     server.client().execute_command(  # type: ignore[no-untyped-call]
         "ACL", "SETUSER", "monitor", "on", ">pw", "+@all", "-info", "+info|all", "~*"
     )
     scraper = Scraper(_target(server.addr, username="monitor", password=Secret("pw")))
-    results = [scraper.scrape() for _ in range(2 * LATENCYSTATS_EVERY)]
-    scraper.close()
+    with caplog.at_level(logging.INFO, logger="textfile_redis.scrape"):
+        results = [scraper.scrape() for _ in range(2 * LATENCYSTATS_EVERY)]
+        scraper.close()  # a new connection to the same server run does not ask again
+        results += [scraper.scrape() for _ in range(2 * LATENCYSTATS_EVERY)]
+        scraper.close()
     assert all(result.error is None and "info" not in result.refused for result in results)
     assert all(LATENCYSTATS_HEADER in result.replies["info"] for result in results)
     assert _info(server, "errorstats")["errorstat_NOPERM"] == {"count": 1}
+    fallbacks = [r.getMessage() for r in caplog.records if "INFO ALL is asked" in r.getMessage()]
+    assert len(fallbacks) == 1
+    assert fallbacks[0].startswith("t: ")
+    assert "until the server restarts" in fallbacks[0]
+
+
+def _hostile_info_asked(server: HostileServer) -> list[tuple[str, ...]]:
+    """The INFO commands the hostile server received, in order."""
+    return [tuple(words) for words in server.commands if words[0].upper() == "INFO"]
+
+
+def _cut(info: str, header: str) -> str:
+    """An INFO reply without one of its sections."""
+    start = info.index(f"\n{header}\r\n") + 1
+    return info[:start] + info[info.index("\n# ", start) + 1 :]
+
+
+def _info_script(
+    info_all: Callable[[], Answer], sub_info: Callable[[], Answer]
+) -> dict[str, Callable[[list[str]], Answer]]:
+    """A hostile server's INFO: INFO ALL answered one way, INFO naming sections another."""
+    return {"INFO": lambda words: info_all() if len(words) <= 2 else sub_info()}
+
+
+def test_info_answered_with_other_sections_gets_info_all_in_the_same_cycle_and_after() -> None:
+    """INFO without Latencystats lacking a section: INFO ALL at once, and every later cycle."""
+    other = _cut(_cut(RECORDED_INFO, LATENCYSTATS_HEADER), "# Commandstats")
+    script = _info_script(lambda: resp(RECORDED_INFO), lambda: resp(other))
+    cycles = LATENCYSTATS_EVERY + 2
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        results = [scraper.scrape() for _ in range(cycles)]
+        scraper.close()
+    assert all(r.error is None and r.replies["info"] == RECORDED_INFO for r in results)
+    assert _hostile_info_asked(server) == [ALL, INFO_BUT_LATENCYSTATS, *[ALL] * (cycles - 1)]
+
+
+def test_info_all_refused_after_other_sections_leaves_no_partial_info() -> None:
+    """The refused INFO ALL after the wrong sections: the cycle has no INFO, not half of one."""
+    other = _cut(_cut(RECORDED_INFO, LATENCYSTATS_HEADER), "# Commandstats")
+    answers = iter([resp(RECORDED_INFO)])
+    script = _info_script(lambda: next(answers, resp(Error("ERR not now"))), lambda: resp(other))
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        results = [scraper.scrape() for _ in range(2)]
+        scraper.close()
+    assert results[0].error is None
+    assert results[1].error == "INFO refused: not now"
+    assert "info" not in results[1].replies
+
+
+@pytest.mark.parametrize(
+    ("refusal", "next_connection"),
+    [
+        ("NOPERM this user has no permissions to run the 'info' command", [ALL]),
+        ("BUSY busy", [INFO_BUT_LATENCYSTATS, ALL]),
+    ],
+)
+def test_a_denied_info_without_latencystats_is_not_asked_again_on_the_next_connection(
+    refusal: str, next_connection: list[tuple[str, ...]]
+) -> None:
+    """NOPERM holds across connections to the same server run; another refusal may pass."""
+    script = _info_script(lambda: resp(RECORDED_INFO), lambda: resp(Error(refusal)))
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        results = [scraper.scrape() for _ in range(2)]
+        scraper.close()
+        results += [scraper.scrape() for _ in range(2)]
+        scraper.close()
+    assert all(r.error is None and r.replies["info"] == RECORDED_INFO for r in results)
+    asked = _hostile_info_asked(server)
+    assert asked == [ALL, INFO_BUT_LATENCYSTATS, ALL, ALL, *next_connection]
+
+
+def test_a_restarted_server_is_asked_info_without_latencystats_again_after_a_denial() -> None:
+    """Another run_id on the next connection: its ACL may differ, so one more try."""
+    info_all = [RECORDED_INFO]
+    script = _info_script(lambda: resp(info_all[0]), lambda: resp(Error("NOPERM no")))
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        results = [scraper.scrape() for _ in range(2)]
+        scraper.close()
+        info_all[0] = RECORDED_INFO.replace(RECORDED_RUN_ID, "b" * 40)
+        results += [scraper.scrape() for _ in range(2)]
+        scraper.close()
+    assert all(r.error is None for r in results)
+    sub_info_then_all = [INFO_BUT_LATENCYSTATS, ALL]
+    assert _hostile_info_asked(server) == [ALL, *sub_info_then_all, ALL, *sub_info_then_all]
+
+
+def _another_run(version: str) -> str:
+    """The recorded INFO ALL as another server run of `version` would answer it."""
+    info = RECORDED_INFO.replace(RECORDED_RUN_ID, "b" * 40)
+    info = info.replace("redis_version:7.0.15", f"redis_version:{version}")
+    return info.replace("latency_percentiles_usec_get:", "latency_percentiles_usec_gets:")
+
+
+def test_another_server_behind_the_same_connection_is_learned_afresh() -> None:
+    """A proxy swaps in Redis 6.2 (run_id changes): no LATENCY HISTOGRAM, INFO ALL from then on."""
+    older = _cut(_another_run("6.2.5"), LATENCYSTATS_HEADER)
+    swapped = [False]
+    script = _info_script(
+        lambda: resp(older if swapped[0] else RECORDED_INFO),
+        lambda: resp(
+            Error("ERR syntax error") if swapped[0] else _cut(RECORDED_INFO, LATENCYSTATS_HEADER)
+        ),
+    )
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        assert [scraper.scrape().error for _ in range(2)] == [None, None]
+        swapped[0] = True
+        seen = len(server.commands)
+        results = [scraper.scrape() for _ in range(2 * ASKED_EVERY["latency_histogram"])]
+        scraper.close()
+    assert all(r.error is None and r.replies["info"] == older for r in results)
+    assert all("latency_histogram" not in r.replies for r in results[1:])
+    after = server.commands[seen:]
+    assert [w for w in after if w[0] == "INFO"] == [list(INFO_BUT_LATENCYSTATS), *[list(ALL)] * 8]
+    assert [w for w in after if w[0] == "LATENCY" and w[1] == "HISTOGRAM"] == []
+    assert server.connections == 1
+
+
+def test_another_servers_info_gets_none_of_the_kept_latencystats() -> None:
+    """Another Redis 7.0 behind the connection: its own INFO ALL, not the old Latencystats."""
+    other = _another_run("7.0.15")
+    swapped = [False]
+    script = _info_script(
+        lambda: resp(other if swapped[0] else RECORDED_INFO),
+        lambda: resp(_cut(other if swapped[0] else RECORDED_INFO, LATENCYSTATS_HEADER)),
+    )
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        assert [scraper.scrape().error for _ in range(2)] == [None, None]
+        swapped[0] = True
+        results = [scraper.scrape() for _ in range(LATENCYSTATS_EVERY)]
+        scraper.close()
+    assert results[0].replies["info"] == other
+    assert [latencystats_section(r.replies["info"]) for r in results] == [
+        latencystats_section(other)
+    ] * LATENCYSTATS_EVERY
+    between = [INFO_BUT_LATENCYSTATS] * (LATENCYSTATS_EVERY - 1)
+    assert _hostile_info_asked(server)[2:] == [INFO_BUT_LATENCYSTATS, ALL, *between]
 
 
 def test_a_server_restarted_as_another_version_is_learned_afresh(tmp_path: Path) -> None:
