@@ -275,6 +275,11 @@ def proc_cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def proc_thread_cpu_seconds(pid: int, tid: int) -> float:
+    """One thread's time on a CPU so far, to the nanosecond (its schedstat); the main's: pid."""
+    return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0]) / 1e9
+
+
 def proc_stat_cpu_seconds(pid: int) -> float:
     """The utime + stime of /proc/PID/stat (10 ms ticks), to check proc_cpu_seconds over a run."""
     stat = Path(f"/proc/{pid}/stat").read_text()

@@ -39,6 +39,7 @@ from bench.common import (
     print_table,
     proc_cpu_seconds,
     proc_stat_cpu_seconds,
+    proc_thread_cpu_seconds,
     ratio,
     report_load,
     require_ok,
@@ -305,6 +306,7 @@ class ProcessComparison:
     cycles: int
     ours: float  # /proc/PID/stat ticks, every thread that ever ran
     ours_schedstat: float  # the live threads' schedstat, to the nanosecond
+    ours_main: float  # the main thread's schedstat: the daemon's loop, not the collection
     theirs: float
     in_process: float  # the matching in-process row's figure, for comparison
 
@@ -326,17 +328,35 @@ def compare_processes(
         top=top,
     )
     cycles = max(MIN_ITERATIONS, args.iterations // 2)
-    ours_ticks, ours_schedstat, counted = run_process(here, server, config, cycles, args.warmup)
+    ours = run_process(here, server, config, cycles, args.warmup)
     with RedisExporter.start(here / "exporter", server.addr) as exporter:
         theirs = paced_scrapes(HttpClient(exporter.port), exporter.pid, cycles, args.warmup)
     label = row.route.label.replace("loopback, direct", "`run` process")
-    return ProcessComparison(label, counted, ours_ticks, ours_schedstat, theirs, row.ours.cpu_each)
+    return ProcessComparison(label, ours.cycles, *ours.per_cycle(), theirs, row.ours.cpu_each)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCpu:
+    """A run process's CPU over `cycles` cycles: stat ticks, schedstat, its main thread's."""
+
+    cycles: int
+    ticks: float
+    schedstat: float
+    main_thread: float
+
+    def per_cycle(self) -> tuple[float, float, float]:
+        """Each figure divided by the cycles counted."""
+        return (
+            self.ticks / self.cycles,
+            self.schedstat / self.cycles,
+            self.main_thread / self.cycles,
+        )
 
 
 def run_process(
     here: Path, server: RedisServer, config: Path, cycles: int, warmup: int
-) -> tuple[float, float, int]:
-    """The run process's CPU per cycle (ticks, schedstat) over at least `cycles` cycles."""
+) -> ProcessCpu:
+    """The run process's CPU over at least `cycles` cycles."""
     counter = CycleCounter(server.client())
     # As `textfile-redis run` starts, but this tree's package: the console script imports the
     # editable install's, which may be another checkout.
@@ -345,11 +365,16 @@ def run_process(
     with start_process("textfile-redis run", argv, here / "run.log", env) as daemon:
         wait_cycles(counter, warmup, daemon.check_alive)
         start = counter.cycles()
-        ticks0, exact0 = proc_stat_cpu_seconds(daemon.pid), proc_cpu_seconds(daemon.pid)
+        before = _process_cpu(daemon.pid)
         wait_cycles(counter, start + cycles, daemon.check_alive)
-        ticks1, exact1 = proc_stat_cpu_seconds(daemon.pid), proc_cpu_seconds(daemon.pid)
+        after = _process_cpu(daemon.pid)
         counted = counter.cycles() - start
-    return (ticks1 - ticks0) / counted, (exact1 - exact0) / counted, counted
+    return ProcessCpu(counted, *(b - a for a, b in zip(before, after, strict=True)))
+
+
+def _process_cpu(pid: int) -> tuple[float, float, float]:
+    """Ticks of every thread, schedstat of the live ones, schedstat of the main thread."""
+    return proc_stat_cpu_seconds(pid), proc_cpu_seconds(pid), proc_thread_cpu_seconds(pid, pid)
 
 
 def wait_cycles(counter: CycleCounter, mark: int, check_alive: Callable[[], None]) -> None:
@@ -449,6 +474,7 @@ PROCESS_HEADER = (
     "cycles",
     "CPU per cycle (stat ticks)",
     "the same by schedstat",
+    "of which the main thread",
     "in-process figure above",
     "process / in-process",
     "CPU exporter",
@@ -463,6 +489,7 @@ def format_process_row(row: ProcessComparison) -> list[str]:
         str(row.cycles),
         ms(row.ours),
         ms(row.ours_schedstat),
+        ms(row.ours_main),
         ms(row.in_process),
         ratio(row.ours, row.in_process),
         ms(row.theirs),
