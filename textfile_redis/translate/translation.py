@@ -297,16 +297,16 @@ def _info_metrics(
 class _PlainField:
     """How a plain INFO field is exported, and its line for the value it had last."""
 
-    __slots__ = ("divisor", "kind", "line", "metric", "series", "value")
+    __slots__ = ("line", "plan", "series", "value")
 
-    def __init__(self, metric: Metric, kind: str, series: str, divisor: float) -> None:
-        self.metric, self.kind, self.series, self.divisor = metric, kind, series, divisor
+    def __init__(self, plan: _FieldPlan, series: str) -> None:
+        self.plan, self.series = plan, series
         self.value: str | None = None  # the value `line` was made from
         self.line: str | None = None  # None when that value was no number
 
     def remake(self, value: str) -> None:
         """The line for a new value."""
-        text = _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
+        text = self.plan.text(value)
         self.line = None if text is None else f"{self.series} {text}\n"
         # A longer value is no number a server writes: remade each cycle, never kept.
         self.value = value if len(value) <= MAX_KEPT_VALUE else None
@@ -329,15 +329,15 @@ class _PlainFields(dict[str, "_PlainField | None"]):
         emit_line = self.families.emit_line
         for key, value in pairs:
             try:
-                plan = self[key]
+                field = self[key]
             except KeyError:
-                plan = self.add(key)
-            if plan is None:
+                field = self.add(key)
+            if field is None:
                 continue
-            if value != plan.value:
-                plan.remake(value)
-            if plan.line is not None:
-                emit_line(plan.metric, plan.kind, plan.series, plan.line)
+            if value != field.value:
+                field.remake(value)
+            if field.line is not None:
+                emit_line(field.plan.metric, field.plan.kind, field.series, field.line)
 
     def add(self, key: str) -> _PlainField | None:
         """Work out and keep how the field `key` is exported (a name too long, never)."""
@@ -346,11 +346,7 @@ class _PlainFields(dict[str, "_PlainField | None"]):
         if len(self) > MAX_INFO_LINES:
             self.clear()
         plan = _exported_field_plan(key, system=self.system)
-        field = None
-        if plan is not None:
-            kind = "counter" if plan.counter else "gauge"
-            series = self.families.series(plan.metric, **dict(plan.labels))
-            field = _PlainField(plan.metric, kind, series, plan.divisor)
+        field = None if plan is None else _PlainField(plan, plan.series(self.families))
         self[key] = field
         return field
 
@@ -610,12 +606,12 @@ def _field_plan(key: str) -> _FieldPlan | None:
     thread = _IO_THREAD.match(key)
     if thread:
         metric = catalog.ACTIVE_TIME_IO_THREAD_SECONDS_TOTAL
-        return _FieldPlan(metric, counter=True, labels=(("thread", thread[1]),))
+        return _FieldPlan(metric, kind="counter", labels=(("thread", thread[1]),))
     if key == "latest_fork_usec":
         return _FieldPlan(catalog.LATEST_FORK_SECONDS, divisor=1e6)
     listed = catalog.INFO_FAMILIES.get(key)
     if listed is not None:
-        return _FieldPlan(listed, counter=listed.kind == catalog.COUNTER)
+        return _FieldPlan(listed, kind="counter" if listed.kind == catalog.COUNTER else "gauge")
     metric = catalog.info_field_family(key)  # one INFO_FIELD_BY_NAME stands for
     return None if catalog.written_by_name(metric.name) else _FieldPlan(metric)
 
@@ -625,18 +621,23 @@ class _FieldPlan:
     """A plain INFO field's sample: its name, type, unit conversion and labels."""
 
     metric: Metric
-    counter: bool = False
+    kind: str = "gauge"  # or "counter": the family's TYPE
     divisor: float = 1.0  # x / 1.0 is exactly x
     labels: tuple[tuple[str, str], ...] = ()
 
+    def text(self, value: str) -> str | None:
+        """The sample's value: a number, or a word redis_exporter reads as 0 or 1; else None."""
+        return _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
+
+    def series(self, families: Families) -> str:
+        """The sample's series text, with these families' common labels."""
+        return families.series(self.metric, **dict(self.labels))
+
     def add(self, families: Families, value: str) -> None:
-        """Add the field's sample: a number, or a word redis_exporter reads as 0 or 1."""
-        text = _BOOLEAN_TEXTS.get(value) or _number_text(value, self.divisor)
+        """Add the field's sample, when its value is one."""
+        text = self.text(value)
         if text is not None:
-            kind = "counter" if self.counter else "gauge"
-            families.emit(
-                self.metric, kind, families.series(self.metric, **dict(self.labels)), text
-            )
+            families.emit(self.metric, self.kind, self.series(families), text)
 
 
 def _field_metric(families: Families, key: str, value: str) -> None:
