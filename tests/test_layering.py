@@ -33,7 +33,11 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "cycle": ({"budget", "config", "scrape", "textfile", "translate"}, set()),
     "budget": ({"catalog", "exposition", "translate"}, set()),
     "config": ({"catalog", "discover"}, set()),
-    "scrape": ({"allowance", "config", "commands", "keyscan", "replies"}, {"redis"}),
+    "scrape": (
+        {"allowance", "config", "commands", "histograms", "keyscan", "replies"},
+        {"redis"},
+    ),
+    "histograms": ({"commands"}, set()),
     "allowance": (set(), set()),
     "replies": (set(), set()),
     "commands": ({"config"}, set()),

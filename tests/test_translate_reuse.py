@@ -199,6 +199,34 @@ def test_a_reused_histogram_keeps_its_own_cycles_sum_through_a_full_cache() -> N
     assert b'cmd="get"} 987654' in again  # INFO's own families did change
 
 
+def _lines_of(data: bytes, command: str) -> list[bytes]:
+    return [line for line in _histogram_lines(data) if f'cmd="{command}"'.encode() in line]
+
+
+def test_histograms_kept_from_an_earlier_reply_write_that_replys_lines() -> None:
+    """The scraper's reply of kept histograms and a new one (the command called since).
+
+    The new one is translated with this cycle's INFO; the kept ones (the same objects) give the
+    lines made when they came, as a fresh translation would if their counts had not moved.
+    """
+    replies = load("redis-7.0-primary")["replies"]
+    histogram = replies["latency_histogram"]
+    cache = SeriesCache()
+    first = _file(_outcome(replies), cache)
+    called = histogram.index("get")
+    merged = [*histogram]
+    merged[called + 1] = ["calls", histogram[called + 1][1] + 1, "histogram_usec", [1, 1]]
+    info = _with_usec(_with_usec(replies["info"], "get", 987_654), "set", 123_456)
+    later = _file(_outcome({**replies, "info": info, "latency_histogram": merged}), cache)
+    assert next(line for line in _lines_of(later, "get") if b"_sum{" in line).endswith(b" 987654.0")
+    assert _lines_of(later, "set") == _lines_of(first, "set")  # kept: its own cycle's _sum
+    quiet_info = _with_usec(replies["info"], "get", 987_654)  # what a server would say: set idle
+    fresh = _file(
+        _outcome({**replies, "info": quiet_info, "latency_histogram": copy.deepcopy(merged)})
+    )
+    assert _histogram_lines(later) == _histogram_lines(fresh)
+
+
 def test_a_reused_malformed_histogram_stays_malformed() -> None:
     """A bad reply standing in for several cycles loses its family every time, never the file."""
     replies = {**load("redis-7.0-primary")["replies"], "latency_histogram": ["get", "oops"]}

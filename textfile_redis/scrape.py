@@ -38,6 +38,7 @@ from .commands import (
     slot_stats_command,
     with_latencystats,
 )
+from .histograms import LatencyHistograms
 from .keyscan import KeyInspector, Refused
 from .replies import as_dict
 
@@ -88,6 +89,8 @@ class Scraper:
         self._allowance = Allowance(clock)
         self._features: ServerFeatures | None = None
         self._latencystats: _Latencystats | None = None  # None: INFO ALL every cycle
+        self._histograms = LatencyHistograms()
+        self._last_info: object = None  # the last cycle's INFO: which commands were called
         # Kept across connections, forgotten when run_id changes: the server answering.
         self._run_id = ""
         # INFO without Latencystats met NOPERM: the user's ACL allows INFO ALL alone. It is not
@@ -145,6 +148,8 @@ class Scraper:
         self._refused = {}
         self._features = None  # another server, of another version or kind, may answer next
         self._latencystats = None
+        self._histograms.forget()
+        self._last_info = None
         self._kept = {}
         if self._inspector is not None:  # no sweep of the old server goes on, or is published
             self._inspector = KeyInspector(self.target.options, self._clock)
@@ -161,13 +166,42 @@ class Scraper:
         asked = {name: command for name, command in commands.items() if name not in reused}
         if "info" in asked and self._latencystats is not None:
             asked["info"] = self._latencystats.next_command()
+        histogram_due = "latency_histogram" in asked
+        histogram = self._histogram_command(asked, replies) if histogram_due else None
         denied: set[str] = set()
         _merge(replies, refused, _run_pipeline(connection, asked, self._packed, denied))
+        if histogram_due:
+            self._whole_histogram(replies, refused, histogram)
         self._whole_info(connection, replies, refused, asked.get("info"), denied="info" in denied)
+        self._last_info = replies.get("info")
         self._keep(replies, reused)
         self._after_pipeline(connection, replies, refused)
         self._remember_refusals(refused)
         return replies, {**self._refused, **refused}
+
+    def _histogram_command(
+        self, asked: dict[str, Command], replies: dict[str, Any]
+    ) -> Command | None:
+        """LATENCY HISTOGRAM, due this cycle, for the commands called since (by the last INFO).
+
+        None: nothing was called since, so nothing is asked and the kept histograms stand.
+        """
+        command = self._histograms.command(replies.get("info", self._last_info))
+        if command is None:
+            del asked["latency_histogram"]
+        else:
+            asked["latency_histogram"] = command
+        return command
+
+    def _whole_histogram(
+        self, replies: dict[str, Any], refused: dict[str, str], asked: Command | None
+    ) -> None:
+        """The whole LATENCY HISTOGRAM reply of this cycle, from its answer and the kept ones."""
+        if "latency_histogram" in refused:
+            self._histograms.forget()
+        else:
+            whole = self._histograms.reply(asked, replies.get("latency_histogram"))
+            replies["latency_histogram"] = whole
 
     def _learn(self, replies: dict[str, Any]) -> None:
         """Read the server's features from INFO ALL: a connection's first, or another server's.

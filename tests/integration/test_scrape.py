@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -122,6 +122,91 @@ def _info_commands_asked(
     entries = reversed(admin.slowlog_get(1024))  # newest first
     commands = [tuple(bytes(entry["command"]).decode().split()) for entry in entries]
     return [command for command in commands if command[0].upper() == "INFO"]
+
+
+def _commands_asked(
+    server: RedisServer, scrape: Callable[[], object], *first_words: str
+) -> list[tuple[str, ...]]:
+    """The commands starting with `first_words` a scrape sends, in order, by the slow log."""
+    admin = server.client()
+    admin.config_set("slowlog-log-slower-than", 0)
+    admin.config_set("slowlog-max-len", 1024)
+    admin.slowlog_reset()
+    scrape()
+    entries = reversed(admin.slowlog_get(1024))  # newest first
+    commands = [tuple(bytes(entry["command"]).decode().split()) for entry in entries]
+    width = len(first_words)
+    return [c for c in commands if tuple(w.upper() for w in c[:width]) == first_words]
+
+
+def _by_command(reply: list[Any]) -> dict[str, Any]:
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def test_latency_histogram_names_the_commands_called_since_and_keeps_the_others(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """Each ask after the first names only the commands whose calls moved.
+
+    The reply passed on holds every histogram, each the server's own for its count.
+    """
+    server = server_factory()
+    client = server.client()
+    client.set("k", "v")
+    client.get("k")
+    scraper = Scraper(_target(server.addr))
+    every = ASKED_EVERY["latency_histogram"]
+    replies: list[dict[str, Any]] = []
+
+    def scrape() -> None:
+        for cycle in range(2 * every):
+            if cycle == every - 1:  # idle since the first ask: GET called again, ECHO first
+                client.get("k")
+                client.echo("first call")
+            replies.append(scraper.scrape().replies)
+
+    asked = _commands_asked(server, scrape, "LATENCY", "HISTOGRAM")
+    scraper.close()
+    if server.kind.name == "redis-6.2":  # no LATENCY HISTOGRAM before Redis 7
+        assert asked == []
+        return
+    assert len(asked) == 2
+    assert asked[0] == ("LATENCY", "HISTOGRAM")
+    named = set(asked[1][2:])
+    assert {"get", "echo", "info"} <= named
+    assert "set" not in named
+    first, second = (_by_command(r["latency_histogram"]) for r in (replies[0], replies[every]))
+    assert second["set"] is first["set"]  # kept: the same histogram, not asked again
+    assert second["get"][1] == first["get"][1] + 1
+    assert second["echo"][1] == 1
+    direct = client.execute_command("LATENCY", "HISTOGRAM", "set", "get", "echo")  # type: ignore[no-untyped-call]
+    now = _by_command(direct)
+    assert {name: second[name] for name in now} == now
+
+
+@pytest.mark.parametrize("server_kind", ["redis-7.0", "valkey-9.1"], indirect=True)
+def test_a_renamed_commands_histogram_follows_its_calls(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """Listed under its old name, by which it cannot be asked: called, every histogram is.
+
+    The first ask by that name finds nothing, and the kept histogram stands one ask longer.
+    """
+    server = server_factory(extra_args=["--rename-command", "hget", "renamed-hget"])
+    client = server.client()
+    client.hset("h", "f", "v")
+    client.execute_command("RENAMED-HGET", "h", "f")  # type: ignore[no-untyped-call]
+    scraper = Scraper(_target(server.addr))
+    every = ASKED_EVERY["latency_histogram"]
+    calls = []
+    for cycle in range(4 * every):
+        if cycle % every == every - 1:
+            client.execute_command("RENAMED-HGET", "h", "f")  # type: ignore[no-untyped-call]
+        result = scraper.scrape()
+        if cycle % every == 0:
+            calls.append(_by_command(result.replies["latency_histogram"])["hget"][1])
+    scraper.close()
+    assert calls == [1, 1, 3, 4]
 
 
 def test_info_leaves_out_latencystats_between_asks_and_adds_the_kept_section(

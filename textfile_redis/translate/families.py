@@ -32,11 +32,13 @@ class SeriesCache:
     again from then on (keeping the full cache and adding nothing would leave it uncached).
     """
 
-    # The biggest recording keeps 252 entries (39 commands, 16 databases): 6 per command
-    # (commandstats, latencystats, summary, histogram) and 1 per database. A server whose
-    # clients called all of Redis 8's ~450 commands and subcommands keeps ~2,700, plus one per
-    # database, 1,024 at most (MAX_EMPTY_DATABASES). A hostile server's keys and texts are at
-    # most CACHED_TEXT_MAX long: a few MB at most (tests/test_translate_reuse.py).
+    # The biggest recording keeps 304 entries (39 commands, 16 databases): 7 per command
+    # (commandstats, latencystats, summary, histogram and its lines) and 1 per database. A
+    # server whose clients called all of Redis 8's ~450 commands and subcommands keeps ~3,150,
+    # plus one per database (16 by default, 1,024 at most: MAX_EMPTY_DATABASES); past
+    # MAX_ENTRIES the cache starts again, which costs time, never correctness. A hostile
+    # server's keys and texts are at most CACHED_TEXT_MAX long: a few MB at most
+    # (tests/test_translate_reuse.py).
     MAX_ENTRIES = 4_096
 
     __slots__ = ("_common", "_entries", "pinned")
@@ -201,17 +203,19 @@ class Families:
         buckets: Iterable[tuple[float, float]],
         /,
         **labels: str,
-    ) -> None:
-        """Add one histogram from (upper bound, cumulative count) pairs."""
+    ) -> list[tuple[str, str]]:
+        """Add one histogram from (upper bound, cumulative count) pairs; returns its lines."""
         before, after, sum_series, count_series = self._around(metric, "le", labels)
         if count_series in self._written:  # a histogram is written whole or not at all
-            return
+            return []
         lines = self._lines.get(metric.name) or self._begin(metric, "histogram")
+        start = len(lines)
         for bound, cumulative in sorted(buckets):
             self._add(lines, f"{before}{go_float(bound)}{after}", cumulative)
         self._add(lines, f"{before}+Inf{after}", count)
         self._add(lines, sum_series, total)
         self._add(lines, count_series, count)
+        return self.kept_lines(metric, start)
 
     def _around(
         self, metric: Metric, slot: str, labels: dict[str, str]

@@ -769,6 +769,8 @@ def _latency_histogram_metrics(
     The scraper asks for it every few cycles and passes the same reply in between: the
     families made from that reply (their _sum from that cycle's INFO) are written again:
     pinned, since lines made afresh from it would take their _sum from this cycle's INFO.
+    Likewise a command's histogram the scraper kept from an earlier reply (the same object:
+    the command was not called since) gives the lines made from it then.
     """
     metric = catalog.COMMANDS_LATENCIES_USEC
     kept = families.pinned(_KeptHistogram, _KeptHistogram)
@@ -779,9 +781,14 @@ def _latency_histogram_metrics(
     usec_with_subcommands = _usec_including_subcommands(usec_by_command)
     for cmd, details in pairs:
         name = _text(cmd)
+        seen = families.remember(("histogram", name), _Remembered, len(name))
+        if seen.text is details and type(details) is list:
+            families.replay(metric, "histogram", seen.made)
+            continue
         calls, buckets = _histogram_details(details)
         total = usec_with_subcommands.get(name, 0.0)
-        families.histogram(metric, calls, total, buckets, cmd=name)
+        seen.made = families.histogram(metric, calls, total, buckets, cmd=name)
+        seen.text = details
     kept.reply, kept.lines = reply, families.kept_lines(metric)
 
 

@@ -1,0 +1,97 @@
+"""LATENCY HISTOGRAM on one connection: asked again only for the commands called since."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .commands import Command
+
+EVERY_COMMAND: Command = ("LATENCY", "HISTOGRAM")
+# A server keeps a histogram for each command and subcommand called, a few hundred at most;
+# past this many, or for names longer than any command's, the whole reply is asked and not kept.
+MAX_KEPT = 2048
+MAX_NAME = 64
+# Past this many commands called since, the whole reply is asked rather than a long command.
+MAX_NAMED = 128
+
+# cmdstat_get:calls=21,usec=175,... (subcommands as cmdstat_config|get)
+_CALLS = re.compile(r"^cmdstat_([^:\s]+):calls=(\d+)", re.MULTILINE)
+
+
+class LatencyHistograms:
+    """The histograms a connection has received, by command, in the order the server sent them.
+
+    A command's histogram changes only when it is called, and its `calls` says how often it
+    was: where the last INFO's commandstats show the same count, the kept histogram is the
+    server's. So each asking cycle names only the commands called since (on a server that saw
+    many commands, most are idle), and the reply passed on is the kept histograms with the new
+    ones in their place: the same entries a whole reply would hold, each as fresh as its count.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, Any] = {}  # command -> ["calls", n, "histogram_usec", [...]]
+        self._whole_next = True  # nothing kept, or a named command came back missing
+        # Names the server answered nothing for: a renamed command's histogram is listed
+        # under its old name, by which it cannot be asked. Called again, all are asked.
+        self._unnamed: set[str] = set()
+
+    def command(self, info: object) -> Command | None:
+        """What to ask after INFO `info` (the last cycle's); None when no histogram can differ."""
+        if self._whole_next or not isinstance(info, str):
+            return EVERY_COMMAND
+        calls = dict(_CALLS.findall(info))
+        if not calls.keys() >= self._kept.keys():  # CONFIG RESETSTAT: some are counted no more
+            return EVERY_COMMAND
+        called = [name for name, count in calls.items() if _calls(self._kept.get(name)) != count]
+        if len(called) > MAX_NAMED or any(
+            len(name) > MAX_NAME or name in self._unnamed for name in called
+        ):
+            return EVERY_COMMAND
+        return (*EVERY_COMMAND, *called) if called else None
+
+    def reply(self, asked: Command | None, reply: object) -> object:
+        """The whole reply for this cycle, from the server's answer to `asked` and the kept ones.
+
+        A reply of another shape is passed on as it came (translation calls it malformed) and
+        nothing is kept: the next cycle asks for every histogram.
+        """
+        fresh = _by_command(reply) if asked is not None else {}
+        if fresh is None or len(fresh) > MAX_KEPT:
+            self.forget()
+            return reply
+        if asked == EVERY_COMMAND:
+            self._kept, self._whole_next = fresh, False
+            return reply
+        named = asked[len(EVERY_COMMAND) :] if asked is not None else ()
+        # A name the server does not know (a renamed command) or no longer counts (CONFIG
+        # RESETSTAT) is missing from its answer: the whole reply tells which, next time.
+        missing = {str(name) for name in named if name not in fresh}
+        self._whole_next, self._unnamed = bool(missing), self._unnamed | missing
+        self._kept.update(fresh)  # a command kept stays in its place, one new comes last
+        if len(self._kept) > MAX_KEPT or len(self._unnamed) > MAX_KEPT:
+            self.forget()
+            return reply
+        return [part for entry in self._kept.items() for part in entry]
+
+    def forget(self) -> None:
+        """Keep nothing: another server may answer, or the command was refused."""
+        self._kept, self._whole_next, self._unnamed = {}, True, set()
+
+
+def _by_command(reply: object) -> dict[str, Any] | None:
+    """[name, details, name, details, ...] as a dict in the same order; None for another shape."""
+    if not isinstance(reply, list) or len(reply) % 2:
+        return None
+    names = reply[::2]
+    if not all(isinstance(name, str) for name in names):
+        return None
+    return dict(zip(names, reply[1::2], strict=True))
+
+
+def _calls(details: object) -> str | None:
+    """The calls a kept histogram counts, as commandstats writes them; None for none kept."""
+    if isinstance(details, list) and len(details) >= 2 and details[0] == "calls":  # noqa: PLR2004
+        return str(details[1])
+    return None
