@@ -634,3 +634,47 @@ def test_floods_read_on_other_threads_are_given_back(
     before, after = (int(kb) for kb in child.stdout.split())
     low, high = kept_mb
     assert low <= (after - before) / 1024 <= high
+
+
+# A child whose six threads allocate at once, then count glibc's arenas (malloc_info's heaps);
+# argv[1] says whether the daemon's setting is made.
+ARENAS_OF_SIX_THREADS = """
+import ctypes, os, re, sys, tempfile, threading
+from textfile_redis.daemon import share_malloc_arenas
+if sys.argv[1] == "set":
+    share_malloc_arenas()
+together = threading.Barrier(6)
+def allocate():
+    held = [bytes(100_000) for _ in range(20)]  # past pymalloc's 512 bytes: malloc's
+    together.wait()
+    del held
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+fd, path = tempfile.mkstemp()
+os.close(fd)
+stream = ctypes.c_void_p(libc.fopen(path.encode(), b"w"))
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(len(re.findall("<heap nr=", open(path).read())))
+os.unlink(path)
+"""
+
+
+@pytest.mark.parametrize(("setting", "arenas"), [("set", range(1, 3)), ("unset", range(3, 65))])
+def test_threads_allocating_at_once_share_two_malloc_arenas(setting: str, arenas: range) -> None:
+    """With the daemon's allocator setting, what one thread frees another can reuse.
+
+    The unset case shows what the setting is for: glibc gives each such thread an arena.
+    """
+    child = subprocess.run(
+        [sys.executable, "-c", ARENAS_OF_SIX_THREADS, setting],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(child.stdout) in arenas
