@@ -10,7 +10,8 @@ as on a production server (each adds lines to commandstats, latencystats and LAT
 
 The process as users run it: a `textfile-redis run` process with a short interval, its CPU per
 cycle from /proc (all threads, /proc/PID/stat ticks and the live threads' schedstat), its cycles
-counted by the server's INFO calls, next to redis_exporter scraped at the same pace.
+counted by the server's INFO calls, next to `Collector.cycle()` in this process at the same pace
+(what the process adds is the difference) and redis_exporter scraped at that pace.
 """
 
 from __future__ import annotations
@@ -307,8 +308,9 @@ class ProcessComparison:
     ours: float  # /proc/PID/stat ticks, every thread that ever ran
     ours_schedstat: float  # the live threads' schedstat, to the nanosecond
     ours_main: float  # the main thread's schedstat: the daemon's loop, not the collection
+    paced: float  # Collector.cycle() in this process at the process's pace
+    in_process: float  # the matching in-process row's figure (back to back), for comparison
     theirs: float
-    in_process: float  # the matching in-process row's figure, for comparison
 
 
 def compare_processes(
@@ -329,10 +331,37 @@ def compare_processes(
     )
     cycles = max(MIN_ITERATIONS, args.iterations // 2)
     ours = run_process(here, server, config, cycles, args.warmup)
+    paced = paced_cycles(here / "in-process", server, top, cycles, args.warmup)
     with RedisExporter.start(here / "exporter", server.addr) as exporter:
         theirs = paced_scrapes(HttpClient(exporter.port), exporter.pid, cycles, args.warmup)
     label = row.route.label.replace("loopback, direct", "`run` process")
-    return ProcessComparison(label, ours.cycles, *ours.per_cycle(), theirs, row.ours.cpu_each)
+    return ProcessComparison(
+        label, ours.cycles, *ours.per_cycle(), paced, row.ours.cpu_each, theirs
+    )
+
+
+def paced_cycles(
+    here: Path, server: RedisServer, top: list[str], cycles: int, warmup: int
+) -> float:
+    """CPU per `Collector.cycle()` in this process, one every PROCESS_INTERVAL as `run` does.
+
+    The same collection as the process's, at its pace: a cycle after 100 ms idle costs more
+    than one straight after another (caches gone cold), so the process's own overhead is its
+    figure less this one, not less the back-to-back figure.
+    """
+    collector = Collector(collector_config(here, [server.addr], top=top))
+    try:
+        for _ in range(warmup):
+            require_ok(collector.cycle())
+        freeze_long_lived()  # as the daemon does after its first cycle
+        cpu0, next_start = time.process_time(), time.perf_counter()
+        for _ in range(cycles):
+            require_ok(collector.cycle())
+            next_start += PROCESS_INTERVAL
+            time.sleep(max(0.0, next_start - time.perf_counter()))  # the pace is the point
+        return (time.process_time() - cpu0) / cycles
+    finally:
+        collector.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,8 +504,10 @@ PROCESS_HEADER = (
     "CPU per cycle (stat ticks)",
     "the same by schedstat",
     "of which the main thread",
-    "in-process figure above",
-    "process / in-process",
+    "in-process, same pace",
+    "process / that",
+    "in-process, back to back (above)",
+    "process / that",
     "CPU exporter",
     "CPU ratio",
 )
@@ -490,6 +521,8 @@ def format_process_row(row: ProcessComparison) -> list[str]:
         ms(row.ours),
         ms(row.ours_schedstat),
         ms(row.ours_main),
+        ms(row.paced),
+        ratio(row.ours, row.paced),
         ms(row.in_process),
         ratio(row.ours, row.in_process),
         ms(row.theirs),
