@@ -209,13 +209,16 @@ class Families:
         if count_series in self._written:  # a histogram is written whole or not at all
             return []
         lines = self._lines.get(metric.name) or self._begin(metric, "histogram")
-        start = len(lines)
-        for bound, cumulative in sorted(buckets):
-            self._add(lines, f"{before}{go_float(bound)}{after}", cumulative)
-        self._add(lines, f"{before}+Inf{after}", count)
-        self._add(lines, sum_series, total)
-        self._add(lines, count_series, count)
-        return self.kept_lines(metric, start)
+        kept: list[tuple[str, str]] = []
+        samples = [(f"{before}{go_float(bound)}{after}", n) for bound, n in sorted(buckets)]
+        samples += [(f"{before}+Inf{after}", count), (sum_series, total), (count_series, count)]
+        for series, value in samples:
+            if series not in self._written:
+                self._written.add(series)
+                line = f"{series} {format_value(value)}\n"
+                lines.append(line)
+                kept.append((series, line))
+        return kept
 
     def _around(
         self, metric: Metric, slot: str, labels: dict[str, str]

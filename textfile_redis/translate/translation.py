@@ -779,17 +779,19 @@ def _latency_histogram_metrics(
         return
     pairs = _pairs(reply, MAX_HISTOGRAM_COMMANDS)
     usec_with_subcommands = _usec_including_subcommands(usec_by_command)
+    lines: list[tuple[str, str]] = []
     for cmd, details in pairs:
         name = _text(cmd)
         seen = families.remember(("histogram", name), _Remembered, len(name))
         if seen.text is details and type(details) is list:
             families.replay(metric, "histogram", seen.made)
-            continue
-        calls, buckets = _histogram_details(details)
-        total = usec_with_subcommands.get(name, 0.0)
-        seen.made = families.histogram(metric, calls, total, buckets, cmd=name)
-        seen.text = details
-    kept.reply, kept.lines = reply, families.kept_lines(metric)
+        else:
+            calls, buckets = _histogram_details(details)
+            total = usec_with_subcommands.get(name, 0.0)
+            seen.made = families.histogram(metric, calls, total, buckets, cmd=name)
+            seen.text = details
+        lines += seen.made
+    kept.reply, kept.lines = reply, lines
 
 
 @dataclass(slots=True)
