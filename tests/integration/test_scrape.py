@@ -114,14 +114,7 @@ def _info_commands_asked(
     server: RedisServer, scrape: Callable[[], object]
 ) -> list[tuple[str, ...]]:
     """The INFO commands a scrape sends, in order, as the server's slow log records them."""
-    admin = server.client()
-    admin.config_set("slowlog-log-slower-than", 0)
-    admin.config_set("slowlog-max-len", 1024)
-    admin.slowlog_reset()
-    scrape()
-    entries = reversed(admin.slowlog_get(1024))  # newest first
-    commands = [tuple(bytes(entry["command"]).decode().split()) for entry in entries]
-    return [command for command in commands if command[0].upper() == "INFO"]
+    return _commands_asked(server, scrape, "INFO")
 
 
 def _commands_asked(
