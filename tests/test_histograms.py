@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from tests.support.recorded import SERVERS, load
-from textfile_redis.histograms import EVERY_COMMAND, MAX_KEPT, MAX_NAMED, LatencyHistograms
+from textfile_redis.histograms import (
+    EVERY_COMMAND,
+    MAX_BUCKETS,
+    MAX_KEPT,
+    MAX_NAME,
+    MAX_NAMED,
+    LatencyHistograms,
+)
 
 WITH_HISTOGRAMS = [server for server in SERVERS if server != "redis-6.2"]
 
@@ -128,8 +135,28 @@ def test_a_kept_command_missing_from_commandstats_brings_the_whole_reply() -> No
 
 @pytest.mark.parametrize(
     "reply",
-    [None, "ERR", ["get"], [1, _entry(1)], {"get": _entry(1)}],
-    ids=["nil", "text", "odd length", "a name not text", "a map"],
+    [
+        None,
+        "ERR",
+        ["get"],
+        [1, _entry(1)],
+        {"get": _entry(1)},
+        ["get", ["calls", "1", "histogram_usec", [1, 1]]],
+        ["get", ["calls", 1, "histogram_usec", list(range(2 * MAX_BUCKETS + 2))]],
+        ["get", ["calls", 1, "histogram_usec", [1, 1], "extra", 2]],
+        ["x" * (MAX_NAME + 1), _entry(1)],
+    ],
+    ids=[
+        "nil",
+        "text",
+        "odd length",
+        "a name not text",
+        "a map",
+        "calls not a number",
+        "too many buckets",
+        "more fields",
+        "a name too long",
+    ],
 )
 def test_a_reply_of_another_shape_passes_as_it_came_and_nothing_is_kept(reply: object) -> None:
     """Translation calls it malformed; the next ask is for every histogram."""
@@ -165,3 +192,44 @@ def test_forget_starts_again_with_the_whole_reply() -> None:
     histograms = _kept_after_whole(info, reply)
     histograms.forget()
     assert histograms.command(_as_info_counts(info, reply)) == EVERY_COMMAND
+
+
+def test_a_command_only_ever_rejected_is_not_asked() -> None:
+    """calls=0 (only rejected calls: ACL, arity) has no histogram: naming it would find none."""
+    info, reply = _recorded("redis-7.0")
+    histograms = _kept_after_whole(info, reply)
+    assert histograms.command(_called(_as_info_counts(info, reply), "flushall", 0)) is None
+
+
+def test_only_the_named_commands_are_kept_from_an_answer() -> None:
+    """A server adding commands nobody asked for adds nothing to what is kept."""
+    info, reply = _recorded("redis-7.0")
+    histograms = _kept_after_whole(info, reply)
+    first = reply[0]
+    asked = histograms.command(_called(_as_info_counts(info, reply), first, 10**6))
+    assert asked == (*EVERY_COMMAND, first)
+    whole = histograms.reply(asked, [first, _entry(10**6), "uninvited", _entry(1)])
+    assert isinstance(whole, list)
+    assert "uninvited" not in whole
+    assert whole[:2] == [first, _entry(10**6)]
+
+
+def test_a_name_given_twice_keeps_its_first_histogram() -> None:
+    """As translation writes the first: the kept one must be what the file shows."""
+    info, reply = _recorded("redis-7.0")
+    doubled = [*reply, reply[0], _entry(10**6)]
+    histograms = _kept_after_whole(info, doubled)
+    assert histograms.reply(None, None) == reply
+
+
+def test_a_reset_command_may_be_named_again_once_a_whole_reply_lacks_it() -> None:
+    """Missing from an answer and from the whole reply after it: reset, not renamed."""
+    info, reply = _recorded("redis-7.0")
+    histograms = _kept_after_whole(info, reply)
+    first = reply[0]
+    called = _called(_as_info_counts(info, reply), first, _pairs(reply)[first][1] + 1)
+    histograms.reply(histograms.command(called), [])  # reset: the server counts it no more
+    assert histograms.command(called) == EVERY_COMMAND
+    histograms.reply(EVERY_COMMAND, reply[2:])  # the whole reply has it no more either
+    again = _called(_as_info_counts(info, reply[2:]), first, 1)
+    assert histograms.command(again) == (*EVERY_COMMAND, first)

@@ -227,6 +227,18 @@ def test_histograms_kept_from_an_earlier_reply_write_that_replys_lines() -> None
     assert _histogram_lines(later) == _histogram_lines(fresh)
 
 
+def test_a_command_named_twice_keeps_its_histogram_in_later_replies() -> None:
+    """The second of a name given twice writes nothing; a later reply with it writes it."""
+    replies = load("redis-7.0-primary")["replies"]
+    histogram = replies["latency_histogram"]
+    second = ["calls", 7, "histogram_usec", [1, 7]]
+    cache = SeriesCache()
+    _file(_outcome({**replies, "latency_histogram": [*histogram, "get", second]}), cache)
+    later = [*histogram[: histogram.index("get")], "get", second]
+    data = _file(_outcome({**replies, "latency_histogram": later}), cache)
+    assert _lines_of(data, "get")
+
+
 def test_a_reused_malformed_histogram_stays_malformed() -> None:
     """A bad reply standing in for several cycles loses its family every time, never the file."""
     replies = {**load("redis-7.0-primary")["replies"], "latency_histogram": ["get", "oops"]}

@@ -42,7 +42,7 @@ RELOAD_SETTLE = 0.2  # seconds of quiet after a config file event: Ansible write
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameters
 M_ARENA_MAX = -8
 MMAP_THRESHOLD = 1 << 20  # bytes: a buffer this large or larger is a mapping of its own
-MALLOC_ARENAS = 2  # the two pool workers'; the loop and the watchers allocate little
+MALLOC_ARENAS = 2  # the main thread's and one more, which the pool's workers share
 
 
 class Event(enum.Enum):

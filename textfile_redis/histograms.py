@@ -9,10 +9,12 @@ if TYPE_CHECKING:
     from .commands import Command
 
 EVERY_COMMAND: Command = ("LATENCY", "HISTOGRAM")
-# A server keeps a histogram for each command and subcommand called, a few hundred at most;
-# past this many, or for names longer than any command's, the whole reply is asked and not kept.
+# A server keeps a histogram for each command and subcommand called, a few hundred at most,
+# each of at most 64 power-of-two buckets (a 64-bit count of microseconds). A reply with more,
+# with longer names than any command's or of another shape is passed on as it came, not kept.
 MAX_KEPT = 2048
 MAX_NAME = 64
+MAX_BUCKETS = 64
 # Past this many commands called since, the whole reply is asked rather than a long command.
 MAX_NAMED = 128
 
@@ -45,7 +47,13 @@ class LatencyHistograms:
         calls = _calls_by_command(info)
         if not calls.keys() >= self._kept.keys():  # CONFIG RESETSTAT: some are counted no more
             return EVERY_COMMAND
-        called = [name for name, count in calls.items() if _calls(self._kept.get(name)) != count]
+        kept = self._kept
+        # A command only ever rejected (calls=0: ACL, arity) has no histogram to ask for.
+        called = [
+            name
+            for name, count in calls.items()
+            if _calls(kept.get(name)) != count and (count != "0" or name in kept)
+        ]
         if len(called) > MAX_NAMED or any(
             len(name) > MAX_NAME or name in self._unnamed for name in called
         ):
@@ -59,18 +67,22 @@ class LatencyHistograms:
         nothing is kept: the next cycle asks for every histogram.
         """
         fresh = _by_command(reply) if asked is not None else {}
-        if fresh is None or len(fresh) > MAX_KEPT:
+        if fresh is None:
             self.forget()
             return reply
         if asked == EVERY_COMMAND:
+            # A name missing from a partial answer but listed here is a renamed command's;
+            # one listed in neither was reset (CONFIG RESETSTAT) and may be asked by name again.
             self._kept, self._whole_next = fresh, False
+            self._unnamed &= fresh.keys()
             return reply
-        named = asked[len(EVERY_COMMAND) :] if asked is not None else ()
+        named = [str(name) for name in asked[len(EVERY_COMMAND) :]] if asked is not None else []
         # A name the server does not know (a renamed command) or no longer counts (CONFIG
         # RESETSTAT) is missing from its answer: the whole reply tells which, next time.
-        missing = {str(name) for name in named if name not in fresh}
+        missing = {name for name in named if name not in fresh}
         self._whole_next, self._unnamed = bool(missing), self._unnamed | missing
-        self._kept.update(fresh)  # a command kept stays in its place, one new comes last
+        # Only what was asked is kept: a server's answer adds no command of its own choosing.
+        self._kept.update((name, fresh[name]) for name in named if name in fresh)
         if len(self._kept) > MAX_KEPT or len(self._unnamed) > MAX_KEPT:
             self.forget()
             return reply
@@ -89,17 +101,35 @@ def _calls_by_command(info: str) -> dict[str, str]:
 
 
 def _by_command(reply: object) -> dict[str, Any] | None:
-    """[name, details, name, details, ...] as a dict in the same order; None for another shape."""
-    if not isinstance(reply, list) or len(reply) % 2:
+    """[name, details, ...] as a dict in the same order; None for another shape or size.
+
+    A name given twice keeps its first details, as translation writes the first.
+    """
+    if not isinstance(reply, list) or len(reply) % 2 or len(reply) > 2 * MAX_KEPT:
         return None
-    names = reply[::2]
-    if not all(isinstance(name, str) for name in names):
-        return None
-    return dict(zip(names, reply[1::2], strict=True))
+    by_command: dict[str, Any] = {}
+    for name, details in zip(reply[::2], reply[1::2], strict=True):
+        if not (isinstance(name, str) and len(name) <= MAX_NAME and _well_formed(details)):
+            return None
+        by_command.setdefault(name, details)
+    return by_command
 
 
-def _calls(details: object) -> str | None:
+def _well_formed(details: object) -> bool:
+    """["calls", n, "histogram_usec", [bound, count, ...]] of integers, at most MAX_BUCKETS."""
+    if not (isinstance(details, list) and len(details) == 4):  # noqa: PLR2004 - two pairs
+        return False
+    calls_word, calls, buckets_word, buckets = details
+    return (
+        calls_word == "calls"
+        and type(calls) is int
+        and buckets_word == "histogram_usec"
+        and isinstance(buckets, list)
+        and len(buckets) <= 2 * MAX_BUCKETS
+        and all(type(number) is int for number in buckets)
+    )
+
+
+def _calls(details: list[Any] | None) -> str | None:
     """The calls a kept histogram counts, as commandstats writes them; None for none kept."""
-    if isinstance(details, list) and len(details) >= 2 and details[0] == "calls":  # noqa: PLR2004
-        return str(details[1])
-    return None
+    return None if details is None else str(details[1])

@@ -38,7 +38,7 @@ from .commands import (
     slot_stats_command,
     with_latencystats,
 )
-from .histograms import LatencyHistograms
+from .histograms import EVERY_COMMAND, LatencyHistograms
 from .keyscan import KeyInspector, Refused
 from .replies import as_dict
 
@@ -168,11 +168,16 @@ class Scraper:
             asked["info"] = self._latencystats.next_command()
         histogram_due = "latency_histogram" in asked
         histogram = self._histogram_command(asked, replies) if histogram_due else None
-        denied: set[str] = set()
-        _merge(replies, refused, _run_pipeline(connection, asked, self._packed, denied))
-        if histogram_due:
-            self._whole_histogram(replies, refused, histogram)
+        server, denied = self._run_id, set[str]()
+        # A pipeline naming commands for LATENCY HISTOGRAM is one of a kind: packed, not kept.
+        packed = self._packed if histogram in (None, EVERY_COMMAND) else None
+        _merge(replies, refused, _run_pipeline(connection, asked, packed, denied))
         self._whole_info(connection, replies, refused, asked.get("info"), denied="info" in denied)
+        same_server = self._run_id == server
+        if not same_server:  # a proxy's new backend: nothing kept from the old one stands in
+            reused = {}
+        if histogram_due:
+            self._whole_histogram(replies, refused, histogram, same_server=same_server)
         self._last_info = replies.get("info")
         self._keep(replies, reused)
         self._after_pipeline(connection, replies, refused)
@@ -194,14 +199,25 @@ class Scraper:
         return command
 
     def _whole_histogram(
-        self, replies: dict[str, Any], refused: dict[str, str], asked: Command | None
+        self,
+        replies: dict[str, Any],
+        refused: dict[str, str],
+        asked: Command | None,
+        *,
+        same_server: bool,
     ) -> None:
-        """The whole LATENCY HISTOGRAM reply of this cycle, from its answer and the kept ones."""
+        """The whole LATENCY HISTOGRAM reply of this cycle, from its answer and the kept ones.
+
+        Left out when another server answered than the one its commands were chosen for (a
+        proxy's new backend): the next cycle asks that server for every histogram.
+        """
         if "latency_histogram" in refused:
             self._histograms.forget()
-        else:
+        elif same_server or asked == EVERY_COMMAND:
             whole = self._histograms.reply(asked, replies.get("latency_histogram"))
             replies["latency_histogram"] = whole
+        else:
+            replies.pop("latency_histogram", None)
 
     def _learn(self, replies: dict[str, Any]) -> None:
         """Read the server's features from INFO ALL: a connection's first, or another server's.

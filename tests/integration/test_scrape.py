@@ -159,7 +159,10 @@ def test_latency_histogram_names_the_commands_called_since_and_keeps_the_others(
             replies.append(scraper.scrape().replies)
 
     asked = _commands_asked(server, scrape, "LATENCY", "HISTOGRAM")
+    kept_pipelines = [c for pipeline in scraper._packed for c in pipeline]  # noqa: SLF001
     scraper.close()
+    named_kept = [c for c in kept_pipelines if c[:2] == ("LATENCY", "HISTOGRAM") and len(c) > 2]
+    assert named_kept == []  # a pipeline that names commands is one of a kind: never kept
     if server.kind.name == "redis-6.2":  # no LATENCY HISTOGRAM before Redis 7
         assert asked == []
         return
@@ -393,6 +396,37 @@ def test_another_servers_info_gets_none_of_the_kept_latencystats() -> None:
     ] * LATENCYSTATS_EVERY
     between = [INFO_BUT_LATENCYSTATS] * (LATENCYSTATS_EVERY - 1)
     assert _hostile_info_asked(server)[2:] == [INFO_BUT_LATENCYSTATS, ALL, *between]
+
+
+def test_another_server_at_an_asking_cycle_gets_none_of_the_kept_histograms() -> None:
+    """A proxy's new backend answers the cycle that named the old one's commands.
+
+    That cycle has no histograms; the next asks the new server for every histogram.
+    """
+    recorded, theirs = (
+        recorded_replies()["latency_histogram"],
+        ["ping", ["calls", 1, "histogram_usec", [1, 1]]],
+    )
+    other, swapped = _another_run("7.0.15"), [False]
+    script = {
+        **_info_script(
+            lambda: resp(other if swapped[0] else RECORDED_INFO),
+            lambda: resp(_cut(other if swapped[0] else RECORDED_INFO, LATENCYSTATS_HEADER)),
+        ),
+        "LATENCY HISTOGRAM": lambda _words: resp(theirs if swapped[0] else recorded),
+    }
+    every = ASKED_EVERY["latency_histogram"]
+    with HostileServer(script) as server:
+        scraper = Scraper(_target(server.addr))
+        before = [scraper.scrape() for _ in range(every)]
+        swapped[0] = True
+        after = [scraper.scrape() for _ in range(every)]
+        scraper.close()
+    assert [r.error for r in before + after] == [None] * 2 * every
+    assert before[-1].replies["latency_histogram"] == recorded
+    named = [w for w in server.commands if w[:2] == ["LATENCY", "HISTOGRAM"]]
+    assert [len(words) > 2 for words in named] == [False, True, False]  # whole, named, whole
+    assert [r.replies.get("latency_histogram") for r in after] == [None, *[theirs] * (every - 1)]
 
 
 def test_a_server_restarted_as_another_version_is_learned_afresh(tmp_path: Path) -> None:

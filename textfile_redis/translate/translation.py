@@ -788,8 +788,9 @@ def _latency_histogram_metrics(
         else:
             calls, buckets = _histogram_details(details)
             total = usec_with_subcommands.get(name, 0.0)
-            seen.made = families.histogram(metric, calls, total, buckets, cmd=name)
-            seen.text = details
+            made = families.histogram(metric, calls, total, buckets, cmd=name)
+            # None written (the name came twice): never replayed as this command's lines
+            seen.made, seen.text = made, details if made else None
         lines += seen.made
     kept.reply, kept.lines = reply, lines
 
