@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 
 from tests.support.recorded import SERVERS, load
-from textfile_redis.histograms import (
-    EVERY_COMMAND,
-    MAX_BUCKETS,
-    MAX_KEPT,
-    MAX_NAME,
-    MAX_NAMED,
-    LatencyHistograms,
-)
+from textfile_redis.histograms import EVERY_COMMAND, MAX_NAME, MAX_NAMED, LatencyHistograms
+from textfile_redis.replies import MAX_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_COMMANDS
 
 WITH_HISTOGRAMS = [server for server in SERVERS if server != "redis-6.2"]
 
@@ -142,7 +136,7 @@ def test_a_kept_command_missing_from_commandstats_brings_the_whole_reply() -> No
         [1, _entry(1)],
         {"get": _entry(1)},
         ["get", ["calls", "1", "histogram_usec", [1, 1]]],
-        ["get", ["calls", 1, "histogram_usec", list(range(2 * MAX_BUCKETS + 2))]],
+        ["get", ["calls", 1, "histogram_usec", list(range(2 * MAX_HISTOGRAM_BUCKETS + 2))]],
         ["get", ["calls", 1, "histogram_usec", [1, 1], "extra", 2]],
         ["x" * (MAX_NAME + 1), _entry(1)],
     ],
@@ -171,7 +165,7 @@ def test_a_reply_of_another_shape_passes_as_it_came_and_nothing_is_kept(reply: o
 def test_a_reply_over_the_cap_is_passed_on_but_not_kept() -> None:
     """A hostile server's thousands of names are translation's to cap, never kept here."""
     info, _ = _recorded("redis-7.0")
-    flood = [part for i in range(MAX_KEPT + 1) for part in (f"cmd{i}", _entry(1))]
+    flood = [part for i in range(MAX_HISTOGRAM_COMMANDS + 1) for part in (f"cmd{i}", _entry(1))]
     histograms = LatencyHistograms()
     assert histograms.reply(EVERY_COMMAND, flood) is flood
     assert histograms.command(info) == EVERY_COMMAND

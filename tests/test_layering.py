@@ -37,7 +37,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         {"allowance", "config", "commands", "histograms", "keyscan", "replies"},
         {"redis"},
     ),
-    "histograms": ({"commands"}, set()),
+    "histograms": ({"commands", "replies"}, set()),
     "allowance": (set(), set()),
     "replies": (set(), set()),
     "commands": ({"config"}, set()),

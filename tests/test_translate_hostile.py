@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.recorded import ADDR, NOW, load
 from textfile_redis import cycle
+from textfile_redis.replies import MAX_HISTOGRAM_BUCKETS
 from textfile_redis.textfile import Marker, render
 from textfile_redis.translate import (
     DEFAULT_DATABASES,
     MAX_EMPTY_DATABASES,
     MAX_FIELDS_PER_LINE,
-    MAX_HISTOGRAM_BUCKETS,
     MAX_INFO_LINES,
     SCRIPT_FAILED,
     Extras,

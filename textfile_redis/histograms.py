@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from .replies import MAX_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_COMMANDS
+
 if TYPE_CHECKING:
     from .commands import Command
 
 EVERY_COMMAND: Command = ("LATENCY", "HISTOGRAM")
-# A server keeps a histogram for each command and subcommand called, a few hundred at most,
-# each of at most 64 power-of-two buckets (a 64-bit count of microseconds). A reply with more,
-# with longer names than any command's or of another shape is passed on as it came, not kept.
-MAX_KEPT = 2048
+# A reply with more commands or buckets than a server has (replies.py), with longer names than
+# any command's or of another shape is passed on as it came, not kept.
 MAX_NAME = 64
-MAX_BUCKETS = 64
 # Past this many commands called since, the whole reply is asked rather than a long command.
 MAX_NAMED = 128
 
@@ -83,7 +82,7 @@ class LatencyHistograms:
         self._whole_next, self._unnamed = bool(missing), self._unnamed | missing
         # Only what was asked is kept: a server's answer adds no command of its own choosing.
         self._kept.update((name, fresh[name]) for name in named if name in fresh)
-        if len(self._kept) > MAX_KEPT or len(self._unnamed) > MAX_KEPT:
+        if max(len(self._kept), len(self._unnamed)) > MAX_HISTOGRAM_COMMANDS:
             self.forget()
             return reply
         return [part for entry in self._kept.items() for part in entry]
@@ -105,7 +104,7 @@ def _by_command(reply: object) -> dict[str, Any] | None:
 
     A name given twice keeps its first details, as translation writes the first.
     """
-    if not isinstance(reply, list) or len(reply) % 2 or len(reply) > 2 * MAX_KEPT:
+    if not isinstance(reply, list) or len(reply) % 2 or len(reply) > 2 * MAX_HISTOGRAM_COMMANDS:
         return None
     by_command: dict[str, Any] = {}
     for name, details in zip(reply[::2], reply[1::2], strict=True):
@@ -116,7 +115,7 @@ def _by_command(reply: object) -> dict[str, Any] | None:
 
 
 def _well_formed(details: object) -> bool:
-    """["calls", n, "histogram_usec", [bound, count, ...]] of integers, at most MAX_BUCKETS."""
+    """["calls", n, "histogram_usec", [bound, count, ...]] of integers, MAX_HISTOGRAM_BUCKETS."""
     if not (isinstance(details, list) and len(details) == 4):  # noqa: PLR2004 - two pairs
         return False
     calls_word, calls, buckets_word, buckets = details
@@ -125,7 +124,7 @@ def _well_formed(details: object) -> bool:
         and type(calls) is int
         and buckets_word == "histogram_usec"
         and isinstance(buckets, list)
-        and len(buckets) <= 2 * MAX_BUCKETS
+        and len(buckets) <= 2 * MAX_HISTOGRAM_BUCKETS
         and all(type(number) is int for number in buckets)
     )
 

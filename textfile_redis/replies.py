@@ -7,6 +7,11 @@ from typing import Any
 # A server-chosen name (a key) kept or written longer than this is cut and marked: the sweep
 # keeps it cut and the label shows the same text.
 MAX_NAME_CHARS = 1024
+# LATENCY HISTOGRAM: a histogram per command and subcommand called (a few hundred exist), each
+# of at most 64 power-of-two buckets of a 64-bit count of microseconds. Past these, a reply is
+# no server's: the scraper keeps none of it, translation reads no further.
+MAX_HISTOGRAM_COMMANDS = 2048
+MAX_HISTOGRAM_BUCKETS = 64
 
 
 def cut_name(name: str) -> str:

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textfile_redis import __version__, catalog
 from textfile_redis.exposition import format_value, integer_value, number_value
-from textfile_redis.replies import as_text_dict, int_or_zero
+from textfile_redis.replies import (
+    MAX_HISTOGRAM_BUCKETS,
+    MAX_HISTOGRAM_COMMANDS,
+    as_text_dict,
+    int_or_zero,
+)
 
 from .bigkeys import biggest_keys_metrics, slot_stats_metrics
 from .families import CACHED_TEXT_MAX, Families, SeriesCache
@@ -54,8 +59,6 @@ MAX_FIELD_NAME = 200
 # text 24 characters at most; anything longer is made anew each cycle.
 MAX_KEPT_VALUE = 32
 MAX_FIELDS_PER_LINE = 64  # cmdstat has 5, keyspace 4, latencystats one per configured percentile
-MAX_HISTOGRAM_COMMANDS = 2048  # LATENCY HISTOGRAM: a few hundred commands and subcommands exist
-MAX_HISTOGRAM_BUCKETS = 64  # powers of two of a 64-bit microsecond count
 MAX_LATENCY_EVENTS = 256  # LATENCY LATEST: Redis has some twenty event kinds
 MAX_OUTPUT_BUFFER_CLASSES = 16  # client-output-buffer-limit: normal, replica (slave), pubsub
 
