@@ -354,11 +354,8 @@ def paced_cycles(
         for _ in range(warmup):
             require_ok(collector.cycle())
         freeze_long_lived()  # as the daemon does after its first cycle
-        cpu0, next_start = time.process_time(), time.perf_counter()
-        for _ in range(cycles):
-            require_ok(collector.cycle())
-            next_start += PROCESS_INTERVAL
-            time.sleep(max(0.0, next_start - time.perf_counter()))  # the pace is the point
+        cpu0 = time.process_time()
+        at_pace(lambda: require_ok(collector.cycle()), cycles)
         return (time.process_time() - cpu0) / cycles
     finally:
         collector.close()
@@ -422,14 +419,19 @@ def paced_scrapes(http: HttpClient, pid: int, scrapes: int, warmup: int) -> floa
     for _ in range(warmup):
         require_up(http.get("/metrics"))
     cpu0 = proc_cpu_seconds(pid)
-    next_start = time.perf_counter()
-    for _ in range(scrapes):
-        require_up(http.get("/metrics"))
-        next_start += PROCESS_INTERVAL
-        time.sleep(max(0.0, next_start - time.perf_counter()))  # the pace is the point
+    at_pace(lambda: require_up(http.get("/metrics")), scrapes)
     cpu = (proc_cpu_seconds(pid) - cpu0) / scrapes
     http.close()
     return cpu
+
+
+def at_pace(work: Callable[[], object], times: int) -> None:
+    """Run `work` `times` times, starting one every PROCESS_INTERVAL, as `run` cycles."""
+    next_start = time.perf_counter()
+    for _ in range(times):
+        work()
+        next_start += PROCESS_INTERVAL
+        time.sleep(max(0.0, next_start - time.perf_counter()))  # the pace is the point
 
 
 def open_route(
